@@ -1,0 +1,56 @@
+// Command facestream cleans, equalizes and streams face-recognition training sets.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+)
+
+// command is one subcommand: its name, a one-line summary and its entry point.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string) error
+}
+
+func main() {
+	commands := []command{
+		// Each subcommand lives in its own file of this package; keep one line per command here.
+	}
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage(commands)
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	name := os.Args[1]
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		if err := c.run(os.Args[2:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return
+			}
+			slog.Error(name+" failed", "err", err)
+			fmt.Fprintf(os.Stderr, "facestream %s: %v\n", name, err)
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Fprintf(os.Stderr, "facestream: unknown command %q\n\n", name)
+	usage(commands)
+	os.Exit(2)
+}
+
+func usage(commands []command) {
+	fmt.Fprintln(os.Stderr, "usage: facestream <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nRun 'facestream <command> -h' for a command's flags.")
+}
