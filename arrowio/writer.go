@@ -1,0 +1,325 @@
+package arrowio
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// DefaultShardBytes is the size at which the writer starts a new shard.
+const DefaultShardBytes = 256 << 20
+
+// A record batch is cut at whichever comes first; small batches keep the writer's memory bounded.
+const (
+	batchRows  = 4096
+	batchBytes = 16 << 20
+)
+
+// WriterOptions configure Create.
+type WriterOptions struct {
+	Kind        string // KindRaw or KindEqualized
+	Source      string // where the data came from, for people reading the manifest
+	Force       bool   // replace a dataset already in the folder
+	ShardBytes  int64  // 0: DefaultShardBytes
+	ImageHeight int    // size hint for readers; 0 when unknown
+	ImageWidth  int
+	Mem         memory.Allocator // nil: memory.DefaultAllocator
+}
+
+// Writer writes a dataset folder: shards as they fill, then classes.arrow, then dataset.json.
+type Writer struct {
+	dir      string
+	opts     WriterOptions
+	mem      memory.Allocator
+	manifest Manifest
+	perLabel []int32
+
+	builder    *array.RecordBuilder
+	batchN     int
+	batchBytes int
+
+	shard      *atomicFile
+	shardIPC   *ipc.FileWriter
+	shardRows  int64
+	shardIndex int
+	lastID     int64
+	done       bool
+}
+
+// Create starts a dataset in dir. It refuses a folder that already holds a dataset unless
+// opts.Force is set, in which case the old manifest goes first so no reader ever accepts a mix.
+func Create(dir string, opts WriterOptions) (*Writer, error) {
+	if opts.Kind != KindRaw && opts.Kind != KindEqualized {
+		return nil, fmt.Errorf("create dataset %s: unknown kind %q", dir, opts.Kind)
+	}
+	if opts.ShardBytes <= 0 {
+		opts.ShardBytes = DefaultShardBytes
+	}
+	mem := opts.Mem
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	manifestPath := filepath.Join(dir, ManifestName)
+	if _, err := os.Stat(manifestPath); err == nil {
+		if !opts.Force {
+			return nil, fmt.Errorf("create dataset %s: the folder already holds a dataset (use --force to replace it)", dir)
+		}
+		if err := os.Remove(manifestPath); err != nil {
+			return nil, fmt.Errorf("replace dataset %s: %w", dir, err)
+		}
+	}
+	// Whatever a crashed or replaced writer left is no dataset without its manifest; clear it.
+	for _, name := range []string{"shards", "classes.arrow", "embeddings", "report"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return nil, fmt.Errorf("clear %s: %w", filepath.Join(dir, name), err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "shards"), 0o755); err != nil {
+		return nil, fmt.Errorf("create dataset %s: %w", dir, err)
+	}
+	return &Writer{
+		dir:  dir,
+		opts: opts,
+		mem:  mem,
+		manifest: Manifest{
+			FormatVersion: FormatVersion,
+			Kind:          opts.Kind,
+			Source:        opts.Source,
+			ImageHeight:   opts.ImageHeight,
+			ImageWidth:    opts.ImageWidth,
+			Counts:        map[string]int64{},
+			Stages:        map[string]Stage{},
+		},
+		lastID: math.MinInt64,
+	}, nil
+}
+
+// Dir is the dataset folder.
+func (w *Writer) Dir() string { return w.dir }
+
+// SetStage records a stage's parameters and fingerprint in the manifest.
+func (w *Writer) SetStage(name string, st Stage) { w.manifest.Stages[name] = st }
+
+// SetCount records an extra count in the manifest (quarantined, duplicates...).
+func (w *Writer) SetCount(key string, n int64) { w.manifest.Counts[key] = n }
+
+// WriteFile writes an extra file (a report, embeddings) atomically under the dataset folder.
+func (w *Writer) WriteFile(rel string, data []byte) error {
+	if !filepath.IsLocal(rel) {
+		return fmt.Errorf("write %q: path escapes the dataset folder", rel)
+	}
+	return WriteFileAtomic(filepath.Join(w.dir, rel), data)
+}
+
+// Append adds one sample. Ids must increase strictly so a reader can index them.
+func (w *Writer) Append(s *Sample) error {
+	if w.done {
+		return errors.New("append: writer already finished")
+	}
+	if s.ID <= w.lastID {
+		return fmt.Errorf("append sample %d: ids must increase (last %d)", s.ID, w.lastID)
+	}
+	if s.Label < 0 {
+		return fmt.Errorf("append sample %d: negative label %d", s.ID, s.Label)
+	}
+	if w.builder == nil {
+		w.builder = array.NewRecordBuilder(w.mem, Schema())
+	}
+	b := w.builder
+	b.Field(colID).(*array.Int64Builder).Append(s.ID)
+	b.Field(colLabel).(*array.Int32Builder).Append(s.Label)
+	b.Field(colImage).(*array.BinaryBuilder).Append(s.Image)
+	b.Field(colOrigin).(*array.Uint8Builder).Append(s.Origin)
+	b.Field(colParent).(*array.Int64Builder).Append(s.Parent)
+	b.Field(colWeight).(*array.Float32Builder).Append(s.Weight)
+	b.Field(colSim).(*array.Float32Builder).Append(s.Sim)
+	b.Field(colRecipe).(*array.StringBuilder).Append(s.Recipe)
+	b.Field(colSource).(*array.StringBuilder).Append(s.Source)
+	w.lastID = s.ID
+	for int(s.Label) >= len(w.perLabel) {
+		w.perLabel = append(w.perLabel, 0)
+	}
+	w.perLabel[s.Label]++
+	w.batchN++
+	w.batchBytes += len(s.Image) + len(s.Source) + len(s.Recipe) + 40
+	if w.batchN >= batchRows || w.batchBytes >= batchBytes {
+		return w.flushBatch()
+	}
+	return nil
+}
+
+func (w *Writer) flushBatch() error {
+	if w.batchN == 0 {
+		return nil
+	}
+	rec := w.builder.NewRecordBatch()
+	defer rec.Release()
+	if w.shard == nil {
+		if err := w.openShard(); err != nil {
+			return err
+		}
+	}
+	if err := w.shardIPC.Write(rec); err != nil {
+		return fmt.Errorf("write shard %s: %w", w.shard.final, err)
+	}
+	w.shardRows += rec.NumRows()
+	w.manifest.Samples += rec.NumRows()
+	w.batchN, w.batchBytes = 0, 0
+	if w.shard.n >= w.opts.ShardBytes {
+		return w.closeShard()
+	}
+	return nil
+}
+
+func (w *Writer) shardName(i int) string {
+	return filepath.Join("shards", fmt.Sprintf("part-%05d.arrow", i))
+}
+
+func (w *Writer) openShard() error {
+	f, err := createTemp(filepath.Join(w.dir, w.shardName(w.shardIndex)))
+	if err != nil {
+		return err
+	}
+	fw, err := ipc.NewFileWriter(f, ipc.WithSchema(Schema()), ipc.WithAllocator(w.mem))
+	if err != nil {
+		f.abort()
+		return fmt.Errorf("start shard %s: %w", f.final, err)
+	}
+	w.shard, w.shardIPC, w.shardRows = f, fw, 0
+	return nil
+}
+
+func (w *Writer) closeShard() error {
+	if err := w.shardIPC.Close(); err != nil {
+		w.shard.abort()
+		return fmt.Errorf("finish shard %s: %w", w.shard.final, err)
+	}
+	info, err := w.shard.commit()
+	if err != nil {
+		return err
+	}
+	info.File, info.Rows = w.shardName(w.shardIndex), w.shardRows
+	w.manifest.Shards = append(w.manifest.Shards, info)
+	w.shard, w.shardIPC = nil, nil
+	w.shardIndex++
+	return nil
+}
+
+// Finish writes the last shard, classes.arrow and, last of all, dataset.json. classes must list
+// labels 0..C-1 in order and cover every label appended; Count is filled from the rows written.
+func (w *Writer) Finish(classes []Class) (*Manifest, error) {
+	if w.done {
+		return nil, errors.New("finish: writer already finished")
+	}
+	if len(classes) < len(w.perLabel) {
+		w.Abort()
+		return nil, fmt.Errorf("finish dataset %s: samples use label %d but only %d classes given", w.dir, len(w.perLabel)-1, len(classes))
+	}
+	for i := range classes {
+		if classes[i].Label != int32(i) {
+			w.Abort()
+			return nil, fmt.Errorf("finish dataset %s: class %d has label %d; labels must be 0..C-1 in order", w.dir, i, classes[i].Label)
+		}
+		classes[i].Count = 0
+		if i < len(w.perLabel) {
+			classes[i].Count = w.perLabel[i]
+		}
+	}
+	if err := w.flushBatch(); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	if w.shard != nil {
+		if err := w.closeShard(); err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
+	info, err := writeClasses(filepath.Join(w.dir, "classes.arrow"), classes, w.mem)
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	info.File, info.Rows = "classes.arrow", int64(len(classes))
+	w.manifest.Classes = info
+	w.manifest.Identities = len(classes)
+	w.manifest.Created = time.Now().UTC().Truncate(time.Second)
+	data, err := marshalManifest(&w.manifest)
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	if err := WriteFileAtomic(filepath.Join(w.dir, ManifestName), data); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	w.release()
+	w.done = true
+	return &w.manifest, nil
+}
+
+// Abort discards an unfinished dataset: without a manifest no reader accepts what was written.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if w.shard != nil {
+		_ = w.shardIPC.Close() // the shard is discarded below
+		w.shard.abort()
+		w.shard = nil
+	}
+	w.release()
+	if err := os.RemoveAll(filepath.Join(w.dir, "shards")); err != nil {
+		return fmt.Errorf("abort dataset %s: %w", w.dir, err)
+	}
+	return nil
+}
+
+func (w *Writer) release() {
+	if w.builder != nil {
+		w.builder.Release()
+		w.builder = nil
+	}
+}
+
+func writeClasses(path string, classes []Class, mem memory.Allocator) (FileInfo, error) {
+	b := array.NewRecordBuilder(mem, ClassSchema())
+	defer b.Release()
+	for _, c := range classes {
+		b.Field(0).(*array.Int32Builder).Append(c.Label)
+		b.Field(1).(*array.StringBuilder).Append(c.Identity)
+		b.Field(2).(*array.Int32Builder).Append(c.Count)
+		b.Field(3).(*array.Int32Builder).Append(c.RawCount)
+		b.Field(4).(*array.Int32Builder).Append(c.CleanCount)
+		b.Field(5).(*array.Int32Builder).Append(c.AugCount)
+		b.Field(6).(*array.Int32Builder).Append(c.Quota)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	f, err := createTemp(path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	fw, err := ipc.NewFileWriter(f, ipc.WithSchema(ClassSchema()), ipc.WithAllocator(mem))
+	if err != nil {
+		f.abort()
+		return FileInfo{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fw.Write(rec); err != nil {
+		f.abort()
+		return FileInfo{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fw.Close(); err != nil {
+		f.abort()
+		return FileInfo{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.commit()
+}
