@@ -1,0 +1,69 @@
+//go:build cgo && !facestream_purego
+
+package augment
+
+/*
+#cgo LDFLAGS: -lturbojpeg
+#include <turbojpeg.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// JPEGDecoder names the JPEG decoder this build uses.
+const JPEGDecoder = "turbojpeg"
+
+// turboJPEG decodes JPEG with libjpeg-turbo's TurboJPEG API, straight to RGB in caller memory.
+type turboJPEG struct{ handle C.tjhandle }
+
+// newJPEGDecoder returns a TurboJPEG decompressor. It fails only when C memory is exhausted,
+// which, like a failed make, is not something a caller can handle.
+func newJPEGDecoder() jpegDecoder {
+	h := C.tjInitDecompress()
+	if h == nil {
+		panic("turbojpeg: cannot create a decompressor: " + C.GoString(C.tjGetErrorStr2(nil)))
+	}
+	return &turboJPEG{handle: h}
+}
+
+func (d *turboJPEG) header(encoded []byte) (int, int, error) {
+	if len(encoded) == 0 {
+		return 0, 0, errors.New("read jpeg header: empty input")
+	}
+	var w, h, subsamp, colorspace C.int
+	if C.tjDecompressHeader3(d.handle, (*C.uchar)(unsafe.Pointer(&encoded[0])), C.ulong(len(encoded)),
+		&w, &h, &subsamp, &colorspace) != 0 {
+		return 0, 0, fmt.Errorf("read jpeg header: %s", d.lastError())
+	}
+	return int(w), int(h), nil
+}
+
+// decode decodes at 1/denom of the size (libjpeg-turbo scales in the DCT domain, which is also
+// much faster than decoding everything and resizing).
+func (d *turboJPEG) decode(encoded []byte, width, height, denom int, buf []byte) ([]byte, int, int, error) {
+	if len(encoded) == 0 {
+		return buf, 0, 0, errors.New("decode jpeg: empty input")
+	}
+	sw, sh := (width+denom-1)/denom, (height+denom-1)/denom
+	buf = grow(buf, sw*sh*3)
+	// LIMITSCANS refuses progressive files with absurd scan counts (a CPU-time bomb).
+	flags := C.int(C.TJFLAG_LIMITSCANS)
+	if C.tjDecompress2(d.handle, (*C.uchar)(unsafe.Pointer(&encoded[0])), C.ulong(len(encoded)),
+		(*C.uchar)(unsafe.Pointer(&buf[0])), C.int(sw), 0, C.int(sh), C.TJPF_RGB, flags) != 0 {
+		return buf, 0, 0, fmt.Errorf("decode jpeg %dx%d at 1/%d: %s", width, height, denom, d.lastError())
+	}
+	return buf, sw, sh, nil
+}
+
+func (d *turboJPEG) lastError() string { return C.GoString(C.tjGetErrorStr2(d.handle)) }
+
+func (d *turboJPEG) close() {
+	if d.handle != nil {
+		C.tjDestroy(d.handle)
+		d.handle = nil
+	}
+}

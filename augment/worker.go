@@ -1,0 +1,254 @@
+package augment
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+)
+
+// Worker decodes and augments one image at a time into caller memory. Not goroutine-safe: one per goroutine.
+// Steady state allocates nothing per image for JPEG decoded by TurboJPEG; Go's decoders (other
+// formats, the pure-Go build) allocate inside the standard library.
+type Worker struct {
+	profile *Profile
+	height  int
+	width   int
+	jpeg    jpegDecoder // nil: decode JPEG with Go's image/jpeg
+	rng     sampleRNG
+	plan    plan
+	src     []byte // the decoded image, packed RGB
+	small   []byte // the low-resolution intermediate
+	resize  resampler
+	color   colorPass
+	blur    blurPass
+}
+
+// NewWorker returns a worker that writes height×width RGB images augmented by p.
+func NewWorker(p *Profile, height, width int) *Worker {
+	w := &Worker{profile: p, height: height, width: width, jpeg: newJPEGDecoder()}
+	if w.jpeg != nil {
+		runtime.AddCleanup(w, func(d jpegDecoder) { d.close() }, w.jpeg) // frees the C decompressor
+	}
+	return w
+}
+
+// plan holds every random draw for one sample. It is drawn from the source size alone, before
+// decoding, because the crop decides how far TurboJPEG may scale the decode down.
+type plan struct {
+	crop   box // in source pixels
+	flip   bool
+	jitter colorParams
+	gray   bool
+	blur   float64 // sigma; 0 for none
+	lowres float64 // factor; 0 for none
+	erase  bool
+	eraseR [4]int // x, y, width, height in output pixels
+	eraseV uint8
+}
+
+// Process decodes encoded (JPEG/PNG/BMP/GIF/WebP, any size, grayscale ok), applies the profile with randomness seeded
+// by (seed, epoch, pos) only, and writes height*width*3 bytes of RGB NHWC into dst (len(dst) must be h*w*3).
+func (w *Worker) Process(encoded []byte, seed uint64, epoch int, pos int64, dst []byte) error {
+	if len(dst) != w.height*w.width*3 {
+		return fmt.Errorf("output buffer has %d bytes, want %d (%dx%dx3)", len(dst), w.height*w.width*3, w.height, w.width)
+	}
+	sw, sh, err := w.decode(encoded, seed, epoch, pos)
+	if err != nil {
+		return err
+	}
+	w.apply(dst, sw, sh)
+	return nil
+}
+
+// decode decodes encoded into w.src and draws the sample's plan as soon as the source size is
+// known. It returns the decoded size, which is smaller than the source's after a scaled decode.
+func (w *Worker) decode(encoded []byte, seed uint64, epoch int, pos int64) (int, int, error) {
+	format, err := sniffFormat(encoded)
+	if err != nil {
+		return 0, 0, err
+	}
+	var turboErr error
+	if format == FormatJPEG && w.jpeg != nil {
+		sw, sh, err := w.decodeJPEG(encoded, seed, epoch, pos)
+		if err == nil {
+			return sw, sh, nil
+		}
+		// TurboJPEG refuses a few files Go's decoder reads (CMYK, some recoverable
+		// corruption): try that before giving up.
+		turboErr = err
+	}
+	img, err := DecodeImage(encoded)
+	if err != nil {
+		if turboErr != nil {
+			return 0, 0, fmt.Errorf("%w (Go's decoder: %v)", turboErr, err)
+		}
+		return 0, 0, err
+	}
+	w.src = toRGB(img, w.src)
+	b := img.Bounds()
+	w.draw(seed, epoch, pos, b.Dx(), b.Dy())
+	return b.Dx(), b.Dy(), nil
+}
+
+// decodeJPEG decodes with TurboJPEG, scaled down by the largest power of two that keeps the
+// crop at least as large as the output.
+func (w *Worker) decodeJPEG(encoded []byte, seed uint64, epoch int, pos int64) (int, int, error) {
+	ow, oh, err := w.jpeg.header(encoded)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := checkSize(ow, oh); err != nil {
+		return 0, 0, fmt.Errorf("jpeg image: %w", err)
+	}
+	w.draw(seed, epoch, pos, ow, oh)
+	denom := 1
+	for denom < 8 && w.plan.crop.w >= float64(2*denom*w.width) && w.plan.crop.h >= float64(2*denom*w.height) {
+		denom *= 2
+	}
+	var sw, sh int
+	w.src, sw, sh, err = w.jpeg.decode(encoded, ow, oh, denom, w.src)
+	if err != nil {
+		return 0, 0, err
+	}
+	d := float64(denom)
+	c := w.plan.crop
+	w.plan.crop = box{c.x / d, c.y / d, c.w / d, c.h / d}
+	return sw, sh, nil
+}
+
+// draw makes every random draw of the sample, in profile order, from the (seed, epoch, pos) stream.
+func (w *Worker) draw(seed uint64, epoch int, pos int64, sw, sh int) {
+	r := &w.rng
+	r.reset(seed, epoch, pos)
+	w.plan = plan{crop: box{0, 0, float64(sw), float64(sh)}}
+	pl := &w.plan
+	for _, o := range w.profile.ops {
+		apply := r.chance(o.p)
+		switch o.kind {
+		case kindFlip:
+			pl.flip = apply
+		case kindCrop:
+			if apply {
+				pl.crop = randomResizedCrop(r, sw, sh, o.scale, o.ratio)
+			}
+		case kindJitter:
+			if apply {
+				pl.jitter = colorParams{
+					brightness: 100 * r.uniform(span{-o.brightness, o.brightness}),
+					contrast:   100 * r.uniform(span{-o.contrast, o.contrast}),
+					saturation: 100 * r.uniform(span{-o.saturation, o.saturation}),
+					hue:        360 * r.uniform(span{-o.hue, o.hue}),
+				}
+			}
+		case kindGrayscale:
+			pl.gray = apply
+		case kindBlur:
+			if apply {
+				pl.blur = r.uniform(o.sigma)
+			}
+		case kindLowres:
+			if apply {
+				pl.lowres = r.uniform(o.scale)
+			}
+		case kindErase:
+			if apply {
+				pl.eraseR, pl.erase = randomErase(r, w.width, w.height, o.scale, o.ratio)
+				pl.eraseV = o.value
+			}
+		}
+	}
+}
+
+// apply runs the plan: crop, resize and flip fused into dst, then the pixel ops in profile order,
+// with jitter and a grayscale right after it fused into one colour pass.
+func (w *Worker) apply(dst []byte, sw, sh int) {
+	pl := &w.plan
+	w.resize.resize(dst, w.width, w.height, w.src, sw, sh, pl.crop, pl.flip)
+	ops := w.profile.ops
+	for i := 0; i < len(ops); i++ {
+		switch ops[i].kind {
+		case kindJitter:
+			c := pl.jitter
+			if i+1 < len(ops) && ops[i+1].kind == kindGrayscale {
+				c.gray = pl.gray
+				i++
+			}
+			w.color.apply(dst, c)
+		case kindGrayscale:
+			if pl.gray {
+				grayscale(dst)
+			}
+		case kindBlur:
+			if pl.blur > 0 {
+				w.blur.apply(dst, w.width, w.height, pl.blur)
+			}
+		case kindLowres:
+			if pl.lowres > 0 {
+				w.lowres(dst, pl.lowres)
+			}
+		case kindErase:
+			if pl.erase {
+				erase(dst, w.width, pl.eraseR[0], pl.eraseR[1], pl.eraseR[2], pl.eraseR[3], pl.eraseV)
+			}
+		}
+	}
+}
+
+// lowres shrinks dst by factor and enlarges it back, both bilinear.
+func (w *Worker) lowres(dst []byte, factor float64) {
+	dw, dh := lowresSize(w.width, w.height, factor)
+	if dw == w.width && dh == w.height {
+		return
+	}
+	w.small = grow(w.small, dw*dh*3)
+	full := box{0, 0, float64(w.width), float64(w.height)}
+	w.resize.resize(w.small, dw, dh, dst, w.width, w.height, full, false)
+	w.resize.resize(dst, w.width, w.height, w.small, dw, dh, box{0, 0, float64(dw), float64(dh)}, false)
+}
+
+// lowresSize is the intermediate size of the low-resolution op: at least one pixel.
+func lowresSize(width, height int, factor float64) (int, int) {
+	return max(1, int(math.Round(float64(width)*factor))), max(1, int(math.Round(float64(height)*factor)))
+}
+
+// randomResizedCrop draws torchvision's RandomResizedCrop box: an area fraction in scale and a
+// log-uniform aspect ratio in ratio, ten tries, then the central crop with the ratio clamped.
+func randomResizedCrop(r *sampleRNG, w, h int, scale, ratio span) box {
+	area := float64(w * h)
+	for range 10 {
+		target := area * r.uniform(scale)
+		aspect := r.logUniform(ratio)
+		cw := int(math.Round(math.Sqrt(target * aspect)))
+		ch := int(math.Round(math.Sqrt(target / aspect)))
+		if cw > 0 && ch > 0 && cw <= w && ch <= h {
+			x := r.intn(w - cw + 1)
+			y := r.intn(h - ch + 1)
+			return box{float64(x), float64(y), float64(cw), float64(ch)}
+		}
+	}
+	cw, ch := w, h
+	if in := float64(w) / float64(h); in < ratio.lo {
+		ch = int(math.Round(float64(cw) / ratio.lo))
+	} else if in > ratio.hi {
+		cw = int(math.Round(float64(ch) * ratio.hi))
+	}
+	return box{float64((w - cw) / 2), float64((h - ch) / 2), float64(cw), float64(ch)}
+}
+
+// randomErase draws torchvision's RandomErasing rectangle on a w×h image; ok is false when ten
+// tries found none that fits.
+func randomErase(r *sampleRNG, w, h int, scale, ratio span) (rect [4]int, ok bool) {
+	area := float64(w * h)
+	for range 10 {
+		target := area * r.uniform(scale)
+		aspect := r.logUniform(ratio)
+		eh := int(math.Round(math.Sqrt(target * aspect)))
+		ew := int(math.Round(math.Sqrt(target / aspect)))
+		if eh > 0 && ew > 0 && eh < h && ew < w {
+			y := r.intn(h - eh + 1)
+			x := r.intn(w - ew + 1)
+			return [4]int{x, y, ew, eh}, true
+		}
+	}
+	return rect, false
+}
