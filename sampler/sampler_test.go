@@ -66,11 +66,11 @@ func TestRankRejectsBadInput(t *testing.T) {
 	uniform := mustBuild(t, pop, Spec{Mode: Uniform})
 	pk := mustBuild(t, pop, Spec{Mode: PK, P: 2, K: 2})
 	tests := []struct {
-		name                string
-		epoch               *Epoch
+		name               string
+		epoch              *Epoch
 		world, rank, batch int
-		pad                 bool
-		want                string
+		pad                bool
+		want               string
 	}{
 		{"world 0", uniform, 0, 0, 1, false, "world size 0"},
 		{"rank = world", uniform, 2, 2, 1, false, "rank 2 outside 0..1"},
