@@ -1,0 +1,178 @@
+package recordio
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+)
+
+// File is an indexed .rec file opened for random access.
+type File struct {
+	path  string
+	f     *os.File
+	size  int64
+	index []IndexEntry // sorted by key
+}
+
+// IndexPath is the .idx that goes with a .rec: train.rec → train.idx.
+func IndexPath(recPath string) string { return strings.TrimSuffix(recPath, ".rec") + ".idx" }
+
+// Open opens recPath and the .idx beside it, refusing an index entry that
+// points past the end of the .rec or a key listed twice.
+func Open(recPath string) (*File, error) {
+	idxPath := IndexPath(recPath)
+	idx, err := os.Open(idxPath)
+	if err != nil {
+		return nil, fmt.Errorf("open index of %s: %w", recPath, err)
+	}
+	defer idx.Close()
+	entries, err := ReadIndex(idx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", idxPath, err)
+	}
+	f, err := os.Open(recPath)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b IndexEntry) int { return cmp.Compare(a.Key, b.Key) })
+	for i, e := range entries {
+		if e.Offset+8 > st.Size() {
+			f.Close()
+			return nil, fmt.Errorf("%s: key %d points at offset %d, past the end of %s (%d bytes): %w",
+				idxPath, e.Key, e.Offset, recPath, st.Size(), ErrCorrupt)
+		}
+		if i > 0 && entries[i-1].Key == e.Key {
+			f.Close()
+			return nil, fmt.Errorf("%s: key %d listed twice: %w", idxPath, e.Key, ErrCorrupt)
+		}
+	}
+	return &File{path: recPath, f: f, size: st.Size(), index: entries}, nil
+}
+
+// Close closes the .rec.
+func (f *File) Close() error { return f.f.Close() }
+
+// Path is the .rec's path.
+func (f *File) Path() string { return f.path }
+
+// Index is the index, sorted by key.
+func (f *File) Index() []IndexEntry { return f.index }
+
+// Record reads the whole record at offset off (a fresh slice the caller owns).
+func (f *File) Record(off int64) ([]byte, error) {
+	rec, err := NewReader(io.NewSectionReader(f.f, off, f.size-off)).Next()
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.path, err)
+	}
+	return rec, nil
+}
+
+// Image locates one image record of an InsightFace set.
+type Image struct {
+	Key      uint64
+	Offset   int64
+	Identity int64
+}
+
+// Images lists the image records in key order with their identities,
+// reading only their headers. An InsightFace set starts with a header
+// record (key 0, labels [first identity record, end)); the image keys are
+// then 1 up to the first identity record, and the identity records (empty
+// payloads holding label ranges) are skipped. Without a header record every
+// record with a payload is an image.
+func (f *File) Images() ([]Image, error) {
+	first, last := uint64(0), uint64(math.MaxUint64)
+	if len(f.index) > 0 && f.index[0].Key == 0 {
+		h, payload, err := f.peek(f.index[0])
+		if err != nil {
+			return nil, err
+		}
+		if h.Flag >= 2 && payload == 0 {
+			if !(h.Labels[0] >= 1 && h.Labels[0] <= h.Labels[1] && h.Labels[1] <= 1<<31) {
+				return nil, fmt.Errorf("%s: header record labels [%g, %g) are not a key range: %w", f.path, h.Labels[0], h.Labels[1], ErrCorrupt)
+			}
+			first, last = 1, uint64(h.Labels[0])
+		}
+	}
+	var images []Image
+	for _, e := range f.index {
+		if e.Key < first || e.Key >= last {
+			continue
+		}
+		h, payload, err := f.peek(e)
+		if err != nil {
+			return nil, err
+		}
+		if payload == 0 {
+			continue // an identity record, or an empty record: no image in it
+		}
+		id := h.Identity()
+		if id < 0 || id != float32(math.Trunc(float64(id))) || id > 1<<24 {
+			return nil, fmt.Errorf("%s: key %d: identity label %g is not a class index: %w", f.path, e.Key, id, ErrCorrupt)
+		}
+		images = append(images, Image{Key: e.Key, Offset: e.Offset, Identity: int64(id)})
+	}
+	if last != math.MaxUint64 && uint64(len(images)) != last-first {
+		return nil, fmt.Errorf("%s: header record announces %d images, index has %d: %w", f.path, last-first, len(images), ErrCorrupt)
+	}
+	return images, nil
+}
+
+// peek reads the header (with at most two labels) of the record at e and
+// the size of its payload, without reading the payload when the record is
+// stored whole.
+func (f *File) peek(e IndexEntry) (Header, int, error) {
+	var buf [8 + HeaderSize + 8]byte
+	n, err := f.f.ReadAt(buf[:], e.Offset)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Header{}, 0, fmt.Errorf("%s: key %d: %w", f.path, e.Key, err)
+	}
+	word := binary.LittleEndian.Uint32(buf[4:])
+	length := int(word & maxLength)
+	prefix := min(length, HeaderSize+8)
+	if n < 8+prefix || binary.LittleEndian.Uint32(buf[:]) != Magic || word>>29 != flagWhole ||
+		e.Offset+8+int64(pad4(length)) > f.size {
+		// Split, corrupt or truncated: the full reader joins it or names the problem.
+		rec, err := f.Record(e.Offset)
+		if err != nil {
+			return Header{}, 0, fmt.Errorf("key %d: %w", e.Key, err)
+		}
+		h, start, err := parseHeader(rec, len(rec), 2)
+		if err != nil {
+			return Header{}, 0, fmt.Errorf("%s: key %d: %w", f.path, e.Key, err)
+		}
+		return h, len(rec) - start, nil
+	}
+	h, start, err := parseHeader(buf[8:8+prefix], length, 2)
+	if err != nil {
+		return Header{}, 0, fmt.Errorf("%s: key %d: %w", f.path, e.Key, err)
+	}
+	return h, length - start, nil
+}
+
+// Payload reads the payload (the encoded image) of the record at img.
+func (f *File) Payload(img Image) ([]byte, error) {
+	rec, err := f.Record(img.Offset)
+	if err != nil {
+		return nil, fmt.Errorf("key %d: %w", img.Key, err)
+	}
+	_, payload, err := ParseRecord(rec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: key %d: %w", f.path, img.Key, err)
+	}
+	return payload, nil
+}
