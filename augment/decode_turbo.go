@@ -18,7 +18,11 @@ import (
 const JPEGDecoder = "turbojpeg"
 
 // turboJPEG decodes JPEG with libjpeg-turbo's TurboJPEG API, straight to RGB in caller memory.
-type turboJPEG struct{ handle C.tjhandle }
+type turboJPEG struct {
+	handle C.tjhandle
+	// Header outputs live here rather than on the stack: locals passed to C escape to the heap.
+	width, height, subsamp, colorspace C.int
+}
 
 // newJPEGDecoder returns a TurboJPEG decompressor. It fails only when C memory is exhausted,
 // which, like a failed make, is not something a caller can handle.
@@ -34,12 +38,11 @@ func (d *turboJPEG) header(encoded []byte) (int, int, error) {
 	if len(encoded) == 0 {
 		return 0, 0, errors.New("read jpeg header: empty input")
 	}
-	var w, h, subsamp, colorspace C.int
 	if C.tjDecompressHeader3(d.handle, (*C.uchar)(unsafe.Pointer(&encoded[0])), C.ulong(len(encoded)),
-		&w, &h, &subsamp, &colorspace) != 0 {
+		&d.width, &d.height, &d.subsamp, &d.colorspace) != 0 {
 		return 0, 0, fmt.Errorf("read jpeg header: %s", d.lastError())
 	}
-	return int(w), int(h), nil
+	return int(d.width), int(d.height), nil
 }
 
 // decode decodes at 1/denom of the size (libjpeg-turbo scales in the DCT domain, which is also

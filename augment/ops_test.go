@@ -1,0 +1,149 @@
+package augment
+
+import (
+	"fmt"
+	"image"
+	"testing"
+
+	"github.com/disintegration/gift"
+)
+
+// Tolerances against gift, the reference formulation of every op:
+//   - resampling (crop+resize+flip, low resolution): max abs diff <= 2 levels and PSNR >= 40 dB;
+//   - colour jitter, grayscale, blur: max abs diff <= 2 levels;
+//   - erasing: exact.
+// The fast paths use Q14 fixed point where gift uses float32, hence the level or two.
+
+func TestResizeMatchesGift(t *testing.T) {
+	src := face(1, 150, 130)
+	pix := toRGB(src, nil)
+	cases := []struct {
+		name   string
+		crop   image.Rectangle
+		dw, dh int
+		flip   bool
+	}{
+		{"identity", image.Rect(0, 0, 150, 130), 150, 130, false},
+		{"enlarge crop", image.Rect(10, 5, 110, 105), 112, 112, false},
+		{"enlarge crop flipped", image.Rect(20, 3, 125, 110), 112, 112, true},
+		{"shrink whole", image.Rect(0, 0, 150, 130), 112, 112, false},
+		{"shrink a lot flipped", image.Rect(7, 9, 143, 121), 30, 20, true},
+		{"non-square output", image.Rect(0, 0, 140, 120), 96, 112, false},
+		{"one pixel crop", image.Rect(40, 40, 41, 41), 8, 8, false},
+		{"to one pixel", image.Rect(0, 0, 150, 130), 1, 1, false},
+	}
+	var r resampler
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := make([]byte, c.dw*c.dh*3)
+			b := box{float64(c.crop.Min.X), float64(c.crop.Min.Y), float64(c.crop.Dx()), float64(c.crop.Dy())}
+			r.resize(got, c.dw, c.dh, pix, 150, 130, b, c.flip)
+			g := gift.New(gift.Crop(c.crop), gift.Resize(c.dw, c.dh, gift.LinearResampling))
+			if c.flip {
+				g.Add(gift.FlipHorizontal())
+			}
+			want, _, _ := runGift(g, src)
+			checkClose(t, c.name, got, want, 2, 40)
+		})
+	}
+}
+
+func TestColorJitterMatchesGift(t *testing.T) {
+	src := face(2, 112, 112)
+	pix := toRGB(src, nil)
+	cases := []colorParams{
+		{brightness: 20},
+		{brightness: -20},
+		{contrast: 20},
+		{contrast: -20},
+		{saturation: 20},
+		{saturation: -20},
+		{saturation: 400}, // clips saturation at 1
+		{hue: 30},
+		{hue: -100},
+		{brightness: 13, contrast: -17, saturation: 8, hue: 12},
+		{brightness: -50, contrast: 50, saturation: -50},
+		{brightness: 10, contrast: 10, saturation: 10, gray: true},
+	}
+	var cp colorPass
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			got := append([]byte(nil), pix...)
+			cp.apply(got, c)
+			want, _, _ := runGift(giftColor(c), src)
+			checkClose(t, "jitter", got, want, 2, 0)
+		})
+	}
+}
+
+// giftColor is the gift formulation of the colour pass.
+func giftColor(c colorParams) *gift.GIFT {
+	b := float32(c.brightness)
+	g := gift.New(gift.ColorBalance(b, b, b), gift.Contrast(float32(c.contrast)),
+		gift.Saturation(float32(c.saturation)), gift.Hue(float32(c.hue)))
+	if c.gray {
+		g.Add(gift.Grayscale())
+	}
+	return g
+}
+
+func TestGrayscaleMatchesGift(t *testing.T) {
+	src := face(3, 112, 112)
+	got := toRGB(src, nil)
+	grayscale(got)
+	want, _, _ := runGift(gift.New(gift.Grayscale()), src)
+	checkClose(t, "grayscale", got, want, 1, 0)
+}
+
+func TestBlurMatchesGift(t *testing.T) {
+	var bp blurPass
+	for _, size := range []image.Point{{112, 112}, {37, 5}, {3, 60}} {
+		src := face(4, size.X, size.Y)
+		for _, sigma := range []float64{0.5, 0.9, 1.5, 3} {
+			got := toRGB(src, nil)
+			bp.apply(got, size.X, size.Y, sigma)
+			want, _, _ := runGift(gift.New(gift.GaussianBlur(float32(sigma))), src)
+			checkClose(t, fmt.Sprintf("blur %v sigma %g", size, sigma), got, want, 2, 0)
+		}
+	}
+}
+
+func TestLowresMatchesGift(t *testing.T) {
+	src := face(5, 112, 112)
+	w := NewWorker(mustBuiltin(t, "none"), 112, 112)
+	for _, f := range []float64{0.25, 0.4, 0.77, 0.999} {
+		got := toRGB(src, nil)
+		w.lowres(got, f)
+		dw, dh := lowresSize(112, 112, f)
+		want, _, _ := runGift(gift.New(gift.Resize(dw, dh, gift.LinearResampling), gift.Resize(112, 112, gift.LinearResampling)), src)
+		checkClose(t, fmt.Sprintf("lowres %g", f), got, want, 2, 40)
+	}
+}
+
+func TestEraseMatchesGift(t *testing.T) {
+	src := face(6, 112, 112)
+	got := toRGB(src, nil)
+	rect := image.Rect(30, 40, 30+25, 40+50)
+	erase(got, 112, rect.Min.X, rect.Min.Y, rect.Dx(), rect.Dy(), 0)
+	want := giftErase(src, rect, 0)
+	checkClose(t, "erase", got, want, 0, 0)
+}
+
+// giftErase is the gift formulation of random erasing: the rectangle, taken to black by
+// Brightness(-100) and up to value by Brightness, drawn back in place.
+func giftErase(src image.Image, rect image.Rectangle, value uint8) []byte {
+	dst := image.NewRGBA(src.Bounds())
+	gift.New().Draw(dst, src)
+	fill := gift.New(gift.Crop(rect), gift.Brightness(-100), gift.Brightness(float32(value)/255*100))
+	fill.DrawAt(dst, src, rect.Min, gift.CopyOperator)
+	return toRGB(dst, nil)
+}
+
+func mustBuiltin(t testing.TB, name string) *Profile {
+	t.Helper()
+	p, err := BuiltinProfile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
