@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""The parts of bench/gpu/run.sh: each runs in its own process, bounded in time, and writes one JSON.
+
+  gpu_bench.py loader   --url URL ...             facestream stream -> GPU, no model (the loader's ceiling)
+  gpu_bench.py train    --url URL ...             ResNet-18 trained from the facestream stream
+  gpu_bench.py loader   --images DIR ...          the same two for PyTorch's DataLoader on the same JPEGs
+  gpu_bench.py train    --images DIR ...            (PIL decode + torchvision face profile, uint8 out)
+  gpu_bench.py synthetic ...                      ResNet-18 on tensors already on the GPU (the model's ceiling)
+  gpu_bench.py report PART.json ...               one JSON document and a markdown table from the parts
+
+Every source yields uint8 NHWC batches with int64 labels; they cross to the device as uint8 and are
+normalised there (facestream.to_device), the same way for facestream and for PyTorch's DataLoader.
+
+Timing: a warm-up (worker start-up, cuDNN autotuning, the first connections) is excluded; the window
+starts after torch.cuda.synchronize() and ends with another. The fraction of time the GPU waited for
+data comes from CUDA events: one recorded at the end of each step and one at the start of the next,
+right after next(iterator) returned; the gap between them on the GPU's clock is time the GPU sat idle
+because the batch was not there (zero when the CPU had queued the next step before the GPU finished).
+The time the training loop spent blocked in next(iterator) is reported too; on CPU it is the only one.
+"""
+
+import argparse
+import inspect
+import json
+import math
+import os
+import sys
+import time
+from contextlib import closing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+import torch  # noqa: E402
+
+
+def import_facestream():
+    try:
+        import facestream
+    except ImportError:  # run from a checkout or the GPU bundle without `pip install ./python`
+        sys.path.insert(0, os.path.join(REPO, "python"))
+        import facestream
+    return facestream
+
+
+def import_torch_augment():
+    sys.path.insert(0, os.path.join(REPO, "bench", "peer"))
+    import torch_augment
+
+    return torch_augment
+
+
+# ---- sources: each returns (iterable of (uint8 [B,H,W,C], int64 [B]), a description)
+
+
+def facestream_source(args, device):
+    """The server's stream read by a DataLoader whose workers each read their own sub-stream."""
+    facestream = import_facestream()
+    kwargs = dict(seed=args.seed, token=args.token or None)
+    if args.profile:
+        kwargs["profile"] = args.profile
+    params = inspect.signature(facestream.StreamDataset).parameters
+    # An endless stream keeps the workers and their connections up for the whole window.
+    if "epochs" in params:
+        kwargs["epochs"] = 0
+    ds = facestream.StreamDataset(args.url, args.batch, **kwargs)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, **loader_options(args, device))
+    return repeat_epochs(loader, ds), f"facestream StreamDataset, {args.workers} DataLoader workers"
+
+
+def torch_source(args, device):
+    """PyTorch's DataLoader on the same JPEGs: PIL decode + the torchvision face profile, uint8 out."""
+    torch_augment = import_torch_augment()
+    ds = torch_augment.face_dataset(args.images, size=args.size)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=args.batch, shuffle=True, drop_last=True, **loader_options(args, device)
+    )
+    return repeat_epochs(loader, None), f"PyTorch DataLoader (PIL + torchvision), {args.workers} workers"
+
+
+def loader_options(args, device):
+    """DataLoader options both sources share (prefetch_factor only with workers: torch 1.13 refuses it otherwise)."""
+    opts = dict(num_workers=args.workers, pin_memory=device.type == "cuda")
+    if args.workers > 0:
+        opts.update(prefetch_factor=args.prefetch, persistent_workers=True)
+    return opts
+
+
+def repeat_epochs(loader, ds):
+    """Yields batches epoch after epoch (an endless facestream stream is one long 'epoch')."""
+    epoch = 0
+    while True:
+        if ds is not None and hasattr(ds, "set_epoch"):
+            ds.set_epoch(epoch)
+        n = 0
+        for batch in loader:
+            n += 1
+            yield batch
+        if n == 0:
+            raise RuntimeError("the source yielded no batch in a whole epoch (dataset smaller than a batch?)")
+        epoch += 1
+
+
+def source(args, device):
+    if bool(args.url) == bool(args.images):
+        raise SystemExit("give --url (facestream) or --images (PyTorch DataLoader), one of them")
+    return facestream_source(args, device) if args.url else torch_source(args, device)
+
+
+# ---- timing
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Window:
+    """Counts what happens between the end of the warm-up and the end of the measured time."""
+
+    def __init__(self, warmup, seconds):
+        self.warmup, self.seconds = warmup, seconds
+        self.start = time.perf_counter()
+        self.t0 = None
+
+    def measuring(self):
+        return self.t0 is not None
+
+    def tick(self, device):
+        """Returns False when the run is over; starts the window once the warm-up has passed."""
+        now = time.perf_counter()
+        if self.t0 is None and now - self.start >= self.warmup:
+            sync(device)
+            self.t0 = time.perf_counter()
+        return self.t0 is None or now - self.t0 < self.seconds
+
+    def close(self, device):
+        sync(device)
+        return time.perf_counter() - self.t0 if self.t0 is not None else 0.0
+
+
+def to_device(images, labels, device):
+    facestream = import_facestream()
+    x = facestream.to_device(images, device, dtype=torch.float32)
+    return x, labels.to(device, non_blocking=labels.is_pinned())
+
+
+def run_loader(args, device):
+    """Batches onto the device and normalised there, no model: the most a trainer could get."""
+    batches, what = source(args, device)
+    w = Window(args.warmup, args.seconds)
+    images = steps = 0
+    shape = None
+    with closing(batches):
+        while w.tick(device):
+            x, y = to_device(*next(batches), device)
+            if w.measuring():
+                images += x.shape[0]
+                steps += 1
+            shape = list(x.shape)
+        secs = w.close(device)
+    return {"source": what, "seconds": secs, "batches": steps, "images": images,
+            "images_per_s": images / secs if secs else 0.0, "shape_nchw": shape}
+
+
+def resnet18(num_classes, device):
+    import torchvision
+
+    model = torchvision.models.resnet18(num_classes=num_classes)
+    return model.to(device, memory_format=torch.channels_last)
+
+
+def train_step(model, opt, x, y, device):
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def run_train(args, device, batches=None, what=None):
+    """ResNet-18 at the stream's size in bf16, channels_last, SGD; counts images and data waits."""
+    if batches is None:
+        batches, what = source(args, device)
+    torch.backends.cudnn.benchmark = True
+    model = resnet18(args.classes, device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    cuda = device.type == "cuda"
+    w = Window(args.warmup, args.seconds)
+    images = steps = 0
+    blocked = 0.0
+    gaps = []  # (end of previous step, start of this one) CUDA events inside the window
+    prev_end = None
+    loss = None
+    with closing(batches):
+        while w.tick(device):
+            t = time.perf_counter()
+            images_u8, labels = next(batches)
+            waited = time.perf_counter() - t
+            start_ev = None
+            if cuda and w.measuring():
+                start_ev = torch.cuda.Event(enable_timing=True)
+                start_ev.record()
+            x, y = to_device(images_u8, labels, device)
+            loss = train_step(model, opt, x, y, device)
+            if w.measuring():
+                images += x.shape[0]
+                steps += 1
+                blocked += waited
+                if cuda:
+                    if prev_end is not None:
+                        gaps.append((prev_end, start_ev))
+                    prev_end = torch.cuda.Event(enable_timing=True)
+                    prev_end.record()
+        secs = w.close(device)
+    gpu_idle = sum(a.elapsed_time(b) for a, b in gaps) / 1e3 if cuda else None
+    out = {"source": what, "model": "resnet18", "classes": args.classes, "batch": args.batch,
+           "seconds": secs, "steps": steps, "images": images,
+           "images_per_s": images / secs if secs else 0.0,
+           "blocked_in_next_s": blocked, "blocked_fraction": blocked / secs if secs else 0.0,
+           "final_loss": float(loss) if loss is not None else None}
+    if gpu_idle is not None:
+        out["gpu_waited_s"] = gpu_idle
+        out["gpu_waited_fraction"] = gpu_idle / secs if secs else 0.0
+    return out
+
+
+def synthetic_batches(args, device):
+    g = torch.Generator(device="cpu").manual_seed(0)
+    images = torch.randint(0, 256, (args.batch, args.size, args.size, 3), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, args.classes, (args.batch,), generator=g)
+    # Already on the device: to_device then only converts and normalises, as it does for real batches.
+    images, labels = images.to(device), labels.to(device)
+    while True:
+        yield images, labels
+
+
+def run_synthetic(args, device):
+    return run_train(args, device, synthetic_batches(args, device), "tensors already on the device")
+
+
+# ---- report
+
+
+def fmt(x, spec=",.0f"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def report(paths):
+    parts = {}
+    for p in paths:
+        try:
+            with open(p) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            doc = {"part": os.path.basename(p), "error": f"unreadable: {e}"}
+        parts[doc.get("part", os.path.basename(p))] = doc
+    rows = []
+    for name, doc in parts.items():
+        r = doc.get("result") or {}
+        best = r.get("best") or r
+        waited = best.get("gpu_waited_fraction", best.get("blocked_fraction"))
+        rows.append((name, doc.get("title", ""), best.get("images_per_s"), waited, doc.get("error")))
+    lines = ["| part | what | img/s | GPU waited for data |", "|---|---|---:|---:|"]
+    for name, title, ips, waited, err in rows:
+        if err:
+            lines.append(f"| {name} | {title} | failed: {err.strip().splitlines()[-1][:100]} | |")
+            continue
+        lines.append(f"| {name} | {title} | {fmt(ips)} | {'' if waited is None else format(waited, '.1%')} |")
+    return {"schema": "facestream.gpu-bench/v1", "machine": machine(), "parts": parts}, "\n".join(lines)
+
+
+def machine():
+    m = {"torch": torch.__version__, "cpus": os.cpu_count(), "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        m["gpu"] = torch.cuda.get_device_name(0)
+    return m
+
+
+# ---- command line
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("part", choices=["loader", "train", "synthetic", "report"])
+    p.add_argument("files", nargs="*", help="report: the parts' JSON files")
+    p.add_argument("--url", help="facestream server to stream from")
+    p.add_argument("--token", default=os.environ.get("FACESTREAM_TOKEN", ""))
+    p.add_argument("--images", help="ImageFolder of the same JPEGs, for PyTorch's DataLoader")
+    p.add_argument("--profile", default="face")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--classes", type=int, default=1000, help="ResNet-18 classes (the identities)")
+    p.add_argument("--workers", type=int, nargs="+", default=[4],
+                   help="DataLoader workers; several values (loader part) try each and keep the best")
+    p.add_argument("--prefetch", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup", type=float, default=10)
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--name", help="part name in the report (default: the part)")
+    p.add_argument("--title", default="", help="one-line description for the report table")
+    p.add_argument("--out", help="write the part's JSON here (default: stdout)")
+    args = p.parse_args(argv)
+
+    if args.part == "report":
+        doc, table = report(args.files)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(doc, f, indent=2)
+        print(table)
+        return 0
+
+    device = torch.device(args.device)
+    doc = {"part": args.name or args.part, "title": args.title, "device": str(device),
+           "args": {k: v for k, v in vars(args).items() if k not in ("token", "files")}}
+    try:
+        if args.part == "synthetic":
+            args.workers = 0
+            doc["result"] = run_synthetic(args, device)
+        else:
+            runs = []
+            for k in args.workers:
+                sub = argparse.Namespace(**{**vars(args), "workers": k})
+                runs.append({"workers": k, **(run_loader if args.part == "loader" else run_train)(sub, device)})
+                print(f"{doc['part']}: {k} workers: {runs[-1]['images_per_s']:,.0f} img/s", file=sys.stderr)
+            best = max(runs, key=lambda r: r["images_per_s"])
+            doc["result"] = {"runs": runs, "best": best}
+    except Exception as e:  # the part's JSON says what failed; run.sh goes on with the next part
+        import traceback
+
+        doc["error"] = traceback.format_exc()
+        print(doc["error"], file=sys.stderr)
+    text = json.dumps(doc, indent=2)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    else:
+        print(text)
+    return 1 if "error" in doc else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
