@@ -71,7 +71,9 @@ func (f *File) Index() []IndexEntry { return f.index }
 
 // Record reads the whole record at offset off (a fresh slice the caller owns).
 func (f *File) Record(off int64) ([]byte, error) {
-	rec, err := NewReader(io.NewSectionReader(f.f, off, f.size-off)).Next()
+	r := NewReader(io.NewSectionReader(f.f, off, f.size-off))
+	r.off = off // so errors name offsets in the file
+	rec, err := r.Next()
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}

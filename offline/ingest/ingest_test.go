@@ -1,0 +1,379 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/image/bmp"
+
+	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/offline/recordio"
+	"github.com/facestream/facestream/offline/synth"
+)
+
+// synthFolder generates a small synthetic ImageFolder and returns its images folder.
+func synthFolder(t testing.TB, identities int) string {
+	t.Helper()
+	dir := t.TempDir()
+	opts := synth.Options{Identities: identities, Seed: 11, Noise: 0.05, Junk: 0.02, Size: 48}
+	if _, err := synth.Generate(context.Background(), dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "images")
+}
+
+func importSet(t testing.TB, opts Options) (*Report, *arrowio.Dataset) {
+	t.Helper()
+	if opts.Out == "" {
+		opts.Out = filepath.Join(t.TempDir(), "ds")
+	}
+	rep, err := Import(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("import %s %s: %v", opts.Format, opts.Source, err)
+	}
+	ds, err := arrowio.Open(opts.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ds.Close() })
+	return rep, ds
+}
+
+// assertSameSamples checks ids, labels, image bytes and identity names.
+func assertSameSamples(t *testing.T, a, b *arrowio.Dataset) {
+	t.Helper()
+	if a.Len() != b.Len() || a.NumClasses() != b.NumClasses() {
+		t.Fatalf("%d samples in %d classes vs %d in %d", a.Len(), a.NumClasses(), b.Len(), b.NumClasses())
+	}
+	for row := range a.Len() {
+		if a.ID(row) != b.ID(row) || a.Label(row) != b.Label(row) || !bytes.Equal(a.Image(row), b.Image(row)) {
+			t.Fatalf("row %d: id %d label %d (%s) vs id %d label %d (%s)", row,
+				a.ID(row), a.Label(row), a.Source(row), b.ID(row), b.Label(row), b.Source(row))
+		}
+	}
+}
+
+func TestFolderParquetRoundTrip(t *testing.T) {
+	src := synthFolder(t, 12)
+	_, first := importSet(t, Options{Format: FormatImageFolder, Source: src, Workers: 3})
+	pq := filepath.Join(t.TempDir(), "set.parquet")
+	if err := arrowio.ExportParquet(first, pq); err != nil {
+		t.Fatal(err)
+	}
+	_, second := importSet(t, Options{Format: FormatParquet, Source: pq})
+	assertSameSamples(t, first, second)
+	for i, c := range first.Classes() {
+		if second.Classes()[i] != c {
+			t.Fatalf("class %d: %+v after the round trip, want %+v", i, second.Classes()[i], c)
+		}
+	}
+	if got := second.Source(3); got != "3" {
+		t.Errorf("source of row 3 from Parquet is %q, want the row number", got)
+	}
+}
+
+// TestDeterministic imports the same folder with different worker counts and
+// expects identical shards.
+func TestDeterministic(t *testing.T) {
+	src := synthFolder(t, 10)
+	_, a := importSet(t, Options{Format: FormatImageFolder, Source: src, Workers: 1})
+	_, b := importSet(t, Options{Format: FormatImageFolder, Source: src, Workers: 7})
+	sa, sb := a.Manifest().Shards, b.Manifest().Shards
+	if len(sa) == 0 || !slices.Equal(sa, sb) {
+		t.Fatalf("shards differ:\n%+v\n%+v", sa, sb)
+	}
+	// Ids and labels follow the sorted names.
+	for row := 1; row < a.Len(); row++ {
+		prev, cur := a.Source(row-1), a.Source(row)
+		if a.ID(row) != int64(row) || cur <= prev || a.Label(row) < a.Label(row-1) {
+			t.Fatalf("row %d (%s, id %d, label %d) out of order after %s", row, cur, a.ID(row), a.Label(row), prev)
+		}
+	}
+}
+
+// writeRec writes ds as an InsightFace RecordIO set, in MXNet's layout.
+func writeRec(t *testing.T, ds *arrowio.Dataset, path string) {
+	t.Helper()
+	w, err := recordio.CreateSet(path, ds.Len(), ds.NumClasses())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for row := range ds.Len() {
+		if err := w.Add(int(ds.Label(row)), ds.Image(row)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jpegWithMagic is a valid JPEG whose comment holds RecordIO's magic at a
+// 4-aligned offset, so a RecordIO writer must split its record.
+func jpegWithMagic(t *testing.T) []byte {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 9, 7)), nil); err != nil {
+		t.Fatal(err)
+	}
+	comment := binary.LittleEndian.AppendUint32([]byte{0xff, 0xfe, 0, 8, 'f', 's'}, recordio.Magic)
+	return slices.Concat(b.Bytes()[:2], comment, b.Bytes()[2:])
+}
+
+func TestRecMatchesFolder(t *testing.T) {
+	src := synthFolder(t, 8)
+	if err := os.WriteFile(filepath.Join(src, synth.IdentityName(3), "split.jpg"), jpegWithMagic(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, folder := importSet(t, Options{Format: FormatImageFolder, Source: src})
+	rec := filepath.Join(t.TempDir(), "train.rec")
+	writeRec(t, folder, rec)
+	raw, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image starts 24 bytes into its record (after the IRHeader), the magic 8 bytes into
+	// the image: a first part of 32 bytes, continuation flag 1.
+	startPart := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, recordio.Magic), 1<<29|32)
+	if !bytes.Contains(raw, startPart) {
+		t.Fatal("fixture has no split record")
+	}
+	_, fromRec := importSet(t, Options{Format: FormatRec, Source: rec, Verify: true})
+	assertSameSamples(t, folder, fromRec)
+}
+
+// oddImages returns one photo per accepted format and shape.
+func oddImages(t *testing.T) map[string][]byte {
+	t.Helper()
+	enc := func(f func(*bytes.Buffer) error) []byte {
+		var b bytes.Buffer
+		if err := f(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, 37, 5))
+	rgba.Set(3, 2, color.RGBA{200, 10, 10, 255})
+	gray := image.NewGray(image.Rect(0, 0, 13, 211))
+	pal := image.NewPaletted(image.Rect(0, 0, 17, 19), color.Palette{color.Black, color.White})
+	webp, err := os.ReadFile(filepath.Join("testdata", "blue-purple-pink.lossy.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{
+		"a.png":   enc(func(b *bytes.Buffer) error { return png.Encode(b, rgba) }),
+		"b.jpg":   enc(func(b *bytes.Buffer) error { return jpeg.Encode(b, gray, nil) }),
+		"c.gif":   enc(func(b *bytes.Buffer) error { return gif.Encode(b, pal, nil) }),
+		"d.bmp":   enc(func(b *bytes.Buffer) error { return bmp.Encode(b, rgba) }),
+		"e.webp":  webp,
+		"f.PNG16": enc(func(b *bytes.Buffer) error { return png.Encode(b, image.NewGray16(image.Rect(0, 0, 3, 3))) }),
+	}
+}
+
+// bombPNG is a valid PNG header announcing 10000×10000 pixels.
+func bombPNG() []byte {
+	ihdr := binary.BigEndian.AppendUint32(nil, 10000)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, 10000)
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	typed := slices.Concat([]byte("IHDR"), ihdr)
+	chunk := slices.Concat([]byte{0, 0, 0, 13}, typed, binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(typed)))
+	return slices.Concat([]byte("\x89PNG\r\n\x1a\n"), chunk)
+}
+
+func writeTree(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, data := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		dir := filepath.Dir(path)
+		if data == nil {
+			dir = path
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if data != nil {
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return root
+}
+
+func TestFolderValidation(t *testing.T) {
+	files := map[string][]byte{}
+	for name, data := range oddImages(t) {
+		files["alice/"+name] = data
+	}
+	files["bob/nested/one.png"] = files["alice/a.png"] // a duplicate, kept and reported
+	files["bob/bomb.png"] = bombPNG()
+	files["bob/notes.txt"] = []byte("not an image")
+	files["bob/cut.jpg"] = files["alice/b.jpg"][:40]
+	files["carol/readme.md"] = []byte("# only junk here")
+	files["dave/empty.jpg"] = []byte{}
+	files["stray.jpg"] = files["alice/b.jpg"]
+	files["erin/"] = nil // an empty identity folder
+	root := writeTree(t, files)
+
+	rep, ds := importSet(t, Options{Format: FormatImageFolder, Source: root, Verify: true})
+	if rep.Samples != 7 || ds.Len() != 7 || ds.NumClasses() != 2 {
+		t.Fatalf("%d samples (dataset %d) in %d classes, want 7 in alice and bob", rep.Samples, ds.Len(), ds.NumClasses())
+	}
+	reasons := map[string]string{}
+	for _, q := range rep.Quarantined {
+		reasons[q.Source] = q.Reason
+	}
+	for src, want := range map[string]string{
+		"bob/bomb.png": "limit", "bob/notes.txt": "not a JPEG", "bob/cut.jpg": "jpeg",
+		"carol/readme.md": "not a JPEG", "dave/empty.jpg": "empty", "stray.jpg": "identity folder",
+	} {
+		if !strings.Contains(reasons[src], want) {
+			t.Errorf("quarantine reason of %s is %q, want it to mention %q", src, reasons[src], want)
+		}
+	}
+	if len(reasons) != 6 {
+		t.Errorf("quarantined %v, want 6 files", reasons)
+	}
+	if !slices.Equal(rep.EmptyIdentities, []string{"carol", "dave", "erin"}) {
+		t.Errorf("empty identities %v", rep.EmptyIdentities)
+	}
+	if len(rep.Duplicates) != 1 || rep.Duplicates[0] != (Duplicate{"bob/nested/one.png", "alice/a.png"}) {
+		t.Errorf("duplicates %+v", rep.Duplicates)
+	}
+	if rep.Formats["webp"] != 1 || rep.Formats["bmp"] != 1 || rep.Formats["png"] != 3 {
+		t.Errorf("formats %v", rep.Formats)
+	}
+	// Stored as they were: bytes unchanged.
+	if row, ok := ds.Row(0); !ok || !bytes.Equal(ds.Image(row), files["alice/a.png"]) || ds.Source(row) != "alice/a.png" {
+		t.Errorf("sample 0 is %s, not alice/a.png's bytes", ds.Source(row))
+	}
+	if m := ds.Manifest(); m.Count("quarantined") != 6 || m.Count("duplicates") != 1 || m.Count("empty_identities") != 3 {
+		t.Errorf("manifest counts %v", m.Counts)
+	}
+	data, err := os.ReadFile(filepath.Join(ds.Dir(), ReportName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk Report
+	if err := json.Unmarshal(data, &onDisk); err != nil || len(onDisk.Quarantined) != 6 {
+		t.Fatalf("report on disk: %v, %d quarantined", err, len(onDisk.Quarantined))
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	images := synthFolder(t, 3)
+	_, ds := importSet(t, Options{Format: FormatImageFolder, Source: images})
+	rec := filepath.Join(t.TempDir(), "train.rec")
+	writeRec(t, ds, rec)
+	recBytes, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxBytes, err := os.ReadFile(recordio.IndexPath(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut the .rec inside image record 2 and drop the index lines past the cut.
+	index, err := recordio.ReadIndex(bytes.NewReader(idxBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := index[2].Offset + 20
+	var kept bytes.Buffer
+	if err := recordio.WriteIndex(&kept, slices.DeleteFunc(index, func(e recordio.IndexEntry) bool { return e.Offset >= cut })); err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(t.TempDir(), "cut.rec")
+	mustWrite(t, truncated, recBytes[:cut])
+	mustWrite(t, recordio.IndexPath(truncated), kept.Bytes())
+	pastEnd := filepath.Join(t.TempDir(), "past.rec")
+	mustWrite(t, pastEnd, recBytes)
+	mustWrite(t, recordio.IndexPath(pastEnd), append(slices.Clone(idxBytes), "999\t99999999\n"...))
+	pq := filepath.Join(t.TempDir(), "set.parquet")
+	if err := arrowio.ExportParquet(ds, pq); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"missing folder", Options{Format: FormatImageFolder, Source: filepath.Join(t.TempDir(), "nope")}, "no such file"},
+		{"empty folder", Options{Format: FormatImageFolder, Source: t.TempDir()}, "no identity folders"},
+		{"folder of non-images", Options{Format: FormatImageFolder, Source: writeTree(t, map[string][]byte{
+			"x/a.txt": []byte("hello"), "y/b.bin": {1, 2, 3}})}, "no usable image"},
+		{"truncated rec", Options{Format: FormatRec, Source: truncated}, "unexpected EOF"},
+		{"idx past end", Options{Format: FormatRec, Source: pastEnd}, "past the end"},
+		{"parquet without columns", Options{Format: FormatParquet, Source: pq, ImageColumn: "jpeg", LabelColumn: "person"}, "its columns"},
+		{"existing output", Options{Format: FormatImageFolder, Source: images, Out: ds.Dir()}, "force"},
+		{"unknown format", Options{Format: "tfrecord", Source: images}, "unknown source format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.opts.Out == "" {
+				tt.opts.Out = filepath.Join(t.TempDir(), "ds")
+			}
+			_, err := Import(context.Background(), tt.opts)
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tt.want)) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
+			}
+			if tt.opts.Out != ds.Dir() {
+				if _, err := arrowio.Open(tt.opts.Out); !errors.Is(err, arrowio.ErrNotDataset) {
+					t.Fatalf("a failed import left something a reader opens: %v", err)
+				}
+			}
+		})
+	}
+	// --force replaces the dataset.
+	if _, err := Import(context.Background(), Options{Format: FormatImageFolder, Source: images, Out: ds.Dir(), Force: true}); err != nil {
+		t.Fatalf("import --force: %v", err)
+	}
+}
+
+func mustWrite(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParquetIdentityColumn(t *testing.T) {
+	images := synthFolder(t, 4)
+	_, ds := importSet(t, Options{Format: FormatImageFolder, Source: images})
+	pq := filepath.Join(t.TempDir(), "set.parquet")
+	if err := arrowio.ExportParquet(ds, pq); err != nil {
+		t.Fatal(err)
+	}
+	// The exported label column is found by default; naming it works too.
+	_, named := importSet(t, Options{Format: FormatParquet, Source: pq, ImageColumn: "image", LabelColumn: "label"})
+	assertSameSamples(t, ds, named)
+}
+
+func BenchmarkImport(b *testing.B) {
+	src := synthFolder(b, 200)
+	out := filepath.Join(b.TempDir(), "ds")
+	var n int
+	for b.Loop() {
+		rep, err := Import(context.Background(), Options{Format: FormatImageFolder, Source: src, Out: out, Force: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += rep.Samples + len(rep.Quarantined)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "img/s")
+}
