@@ -75,10 +75,12 @@ type batchStream interface {
 	close() error
 }
 
-// target is what a run reads from: it opens streams and snapshots the server's /metrics.
+// target is what a run reads from: it opens streams, snapshots the server's /metrics and tells the
+// CPU time spent so far by the client and the server together.
 type target interface {
 	open(ctx context.Context, rank, world, epoch int) (batchStream, error)
 	metrics(ctx context.Context) ([]Sample, error)
+	cpu(metrics []Sample) (time.Duration, error)
 }
 
 // stageMetric is the server's per-stage latency histogram (PROTOCOL.md), split by label "stage".
@@ -139,11 +141,11 @@ func runOnce(ctx context.Context, cfg Config, t target, r int) (Figures, error) 
 		}
 		snap := snapshot{at: time.Since(start)}
 		var err error
-		if snap.cpu, err = processCPU(); err != nil {
-			return snapshot{}, err
-		}
 		if snap.samples, err = t.metrics(gctx); err != nil {
 			return snapshot{}, fmt.Errorf("read server metrics: %w", err)
+		}
+		if snap.cpu, err = t.cpu(snap.samples); err != nil {
+			return snapshot{}, err
 		}
 		return snap, nil
 	}

@@ -20,6 +20,7 @@ func main() {
 	commands := []command{
 		// Each subcommand lives in its own file of this package; keep one line per command here.
 		{"plan", "print the sample ids a rank gets in an epoch, in order", runPlan},
+		{"bench", "measure streaming throughput (images/s, batch times, CPU per image, server stages)", runBench},
 	}
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage(commands)

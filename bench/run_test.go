@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/facestream/facestream/arrowio"
+)
+
+// tinyDataset writes a raw dataset of n 128×128 JPEGs over c identities into a temporary folder.
+func tinyDataset(t *testing.T, n, c int) string {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: arrowio.KindRaw, Source: "bench test", ImageHeight: 128, ImageWidth: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, 128, 128))
+		for y := range 128 {
+			for x := range 128 {
+				img.Set(x, y, color.RGBA{uint8(x*2 + i), uint8(y * 2), uint8(i * 37), 255})
+			}
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+			t.Fatal(err)
+		}
+		s := arrowio.Sample{ID: int64(i), Label: int32(i % c), Image: buf.Bytes(), Parent: -1, Weight: 1,
+			Sim: float32(math.NaN()), Source: fmt.Sprintf("id%d/%d.jpg", i%c, i)}
+		if err := w.Append(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	classes := make([]arrowio.Class, c)
+	for i := range classes {
+		classes[i] = arrowio.Class{Label: int32(i), Identity: fmt.Sprintf("id%d", i)}
+	}
+	if _, err := w.Finish(classes); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestRunEndToEnd serves a tiny dataset and checks that the figures are positive and agree with one
+// another; it sets no threshold on any rate.
+func TestRunEndToEnd(t *testing.T) {
+	ds := tinyDataset(t, 48, 4)
+	base := Config{Streams: 2, Batch: 8, Duration: 700 * time.Millisecond, Warmup: 200 * time.Millisecond,
+		Repeat: 2, Format: "arrow", Workers: 2}
+	inProc := base
+	inProc.Dataset = ds
+	addr, stop, err := serveInProcess(Config{Dataset: ds, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	remote := base
+	remote.URL, remote.Format = "http://"+addr, "npy"
+
+	for name, cfg := range map[string]Config{"in-process arrow": inProc, "remote npy": remote} {
+		t.Run(name, func(t *testing.T) {
+			r, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Image != (Shape{112, 112, 3}) {
+				t.Errorf("image shape %+v, want 112×112×3", r.Image)
+			}
+			if len(r.Runs) != cfg.Repeat {
+				t.Fatalf("%d runs, want %d", len(r.Runs), cfg.Repeat)
+			}
+			for i, f := range r.Runs {
+				checkConsistent(t, fmt.Sprintf("run %d", i+1), f, cfg.Batch, r.Image)
+			}
+			m := r.Median
+			if m.ImagesPerSec <= 0 || m.CPUSecondsPer1000 <= 0 || m.BatchMillis.P50 <= 0 {
+				t.Errorf("median figures not positive: %+v", m)
+			}
+			if !hasStage(m.Stages, "decode_augment") {
+				t.Errorf("no decode_augment stage timings from /metrics: %+v", m.Stages)
+			}
+		})
+	}
+}
+
+func checkConsistent(t *testing.T, name string, f Figures, batch int, shape Shape) {
+	t.Helper()
+	if f.Batches <= 0 || f.Seconds <= 0 {
+		t.Fatalf("%s: %d batches in %v s", name, f.Batches, f.Seconds)
+	}
+	if f.Images != f.Batches*int64(batch) {
+		t.Errorf("%s: images %d != batches %d × batch %d", name, f.Images, f.Batches, batch)
+	}
+	pixels := int64(shape.Height * shape.Width * shape.Channels)
+	if f.Bytes != f.Images*pixels {
+		t.Errorf("%s: bytes %d != images %d × %d", name, f.Bytes, f.Images, pixels)
+	}
+	near := func(what string, got, want float64) {
+		if math.Abs(got-want) > 1e-6*want {
+			t.Errorf("%s: %s = %v, want %v", name, what, got, want)
+		}
+	}
+	near("images/s", f.ImagesPerSec, float64(f.Images)/f.Seconds)
+	near("MB/s", f.MBPerSec, float64(f.Images*pixels)/1e6/f.Seconds)
+	near("batches/s", f.BatchesPerSec, float64(f.Batches)/f.Seconds)
+	if f.CPUSecondsPer1000 <= 0 {
+		t.Errorf("%s: CPU per 1,000 images %v, want > 0", name, f.CPUSecondsPer1000)
+	}
+	b := f.BatchMillis
+	if !(b.P50 > 0 && b.P50 <= b.P99 && b.P99 <= b.Max) {
+		t.Errorf("%s: batch times not ordered 0 < p50 ≤ p99 ≤ max: %+v", name, b)
+	}
+}
+
+func hasStage(stages []StageTimes, name string) bool {
+	for _, s := range stages {
+		if s.Stage == name && s.Count > 0 && s.MeanMs > 0 {
+			return true
+		}
+	}
+	return false
+}
