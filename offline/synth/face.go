@@ -325,15 +325,25 @@ func drawGlasses(c *canvas, id *identity, fx float32) {
 // colour cast and sensor noise, in image coordinates.
 func light(c *canvas, r *rand.Rand, p *pose) {
 	half := float32(c.size) / 2
+	// Noise is near-Gaussian: the sum of a random word's 8 bytes has mean 1020 and
+	// standard deviation 209, at a fraction of NormFloat64's cost.
+	scale := p.noise / 209
 	for y := 0; y < c.size; y++ {
 		for x := 0; x < c.size; x++ {
 			g := p.gain * (1 + p.lightStrength*((float32(x)-half)*p.lightDir[0]+(float32(y)-half)*p.lightDir[1])/float32(c.size))
 			i := (y*c.size + x) * 3
 			for ch := range 3 {
-				c.pix[i+ch] = c.pix[i+ch]*g*p.cast[ch] + float32(r.NormFloat64())*p.noise
+				c.pix[i+ch] = c.pix[i+ch]*g*p.cast[ch] + (byteSum(r.Uint64())-1020)*scale
 			}
 		}
 	}
+}
+
+// byteSum adds the eight bytes of v.
+func byteSum(v uint64) float32 {
+	v = v&0x00ff00ff00ff00ff + v>>8&0x00ff00ff00ff00ff
+	v = v&0x0000ffff0000ffff + v>>16&0x0000ffff0000ffff
+	return float32(v&0xffffffff + v>>32)
 }
 
 // renderJunk draws a non-face picture: coloured blobs, bars and noise.
