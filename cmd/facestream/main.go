@@ -19,12 +19,14 @@ type command struct {
 func main() {
 	commands := []command{
 		// Each subcommand lives in its own file of this package; keep one line per command here.
+		{"serve", "stream a dataset as decoded, augmented training batches over HTTP", runServe},
 		{"plan", "print the sample ids a rank gets in an epoch, in order", runPlan},
 		{"synth", "generate a synthetic face-identity set (ImageFolder + truth.csv)", runSynth},
 		{"import", "import an ImageFolder, InsightFace .rec or Parquet set as a raw dataset", runImport},
 		{"export", "write a dataset as Parquet or InsightFace RecordIO", runExport},
 		{"inspect", "print a dataset's counts, identities, size histogram and shards", runInspect},
 		{"bench", "measure streaming throughput (images/s, batch times, CPU per image, server stages)", runBench},
+		{"offline", "clean, augment and equalize a raw dataset with a pre-model (S2–S4)", runOffline},
 	}
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage(commands)

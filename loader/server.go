@@ -1,0 +1,439 @@
+// Package loader serves a dataset as a stream of decoded, augmented training batches over HTTP
+// (fasthttp; Arrow IPC or NPY on the wire, per PROTOCOL.md), and reads such streams back.
+package loader
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/sampler"
+	"github.com/valyala/fasthttp"
+)
+
+// Config are the server's settings; zero fields take the defaults named.
+type Config struct {
+	Height, Width int    // output image size; 0: 112
+	Workers       int    // decode+augment goroutines shared by all streams; 0: GOMAXPROCS
+	Profile       string // default online profile, built-in name or YAML/JSON file; "": face
+	Token         string // bearer token every request but /healthz needs; "": no auth
+	MaxBatch      int    // largest batch a client may ask for; 0: 4096
+	MaxStreams    int    // concurrent streams; 0: 64
+	Seed          uint64 // seed of a request that names none
+	Ahead         int    // batches made ahead of the one being sent, per stream; 0: 3
+	Logger        *slog.Logger
+}
+
+// Server streams one dataset.
+type Server struct {
+	ds       *arrowio.Dataset
+	height   int
+	width    int
+	token    [sha256.Size]byte
+	hasToken bool
+	ahead    int
+	defaults queryDefaults
+	limits   struct{ maxBatch, maxStreams int }
+	profiles map[string]*augment.Profile
+	classes  classRows
+	plans    *planCache
+	pool     *pool
+	slots    *slotPool
+	metrics  *serverMetrics
+	log      *slog.Logger
+	http     *fasthttp.Server
+	workers  int
+
+	quit     chan struct{} // closed by Shutdown: streams stop at the next batch
+	quitOnce sync.Once
+
+	mu      sync.Mutex
+	streams map[*stream]struct{}
+}
+
+// plansKept is how many epoch plans the server keeps (see planCache).
+const plansKept = 2
+
+// NewServer prepares to serve ds; it starts the worker pool but listens nowhere yet.
+func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
+	if ds.Len() == 0 {
+		return nil, fmt.Errorf("dataset %s has no samples to serve", ds.Dir())
+	}
+	s := &Server{ds: ds, height: orDefault(cfg.Height, 112), width: orDefault(cfg.Width, 112),
+		ahead: orDefault(cfg.Ahead, 3), workers: orDefault(cfg.Workers, runtime.GOMAXPROCS(0)),
+		log: cfg.Logger, quit: make(chan struct{}), streams: make(map[*stream]struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.height < 8 || s.width < 8 || s.height > 1024 || s.width > 1024 {
+		return nil, fmt.Errorf("image size %dx%d outside 8..1024", s.height, s.width)
+	}
+	s.limits.maxBatch = orDefault(cfg.MaxBatch, 4096)
+	s.limits.maxStreams = orDefault(cfg.MaxStreams, 64)
+	if cfg.Token != "" {
+		s.token, s.hasToken = sha256.Sum256([]byte(cfg.Token)), true
+	}
+	if err := s.loadProfiles(orDefaultString(cfg.Profile, "face")); err != nil {
+		return nil, err
+	}
+	mode := sampler.Uniform
+	if ds.Manifest().Kind == arrowio.KindEqualized {
+		mode = sampler.Balanced
+	}
+	s.defaults = queryDefaults{mode: mode, profile: s.defaults.profile, seed: cfg.Seed, maxBatch: s.limits.maxBatch}
+	s.classes = newClassRows(ds.Labels(), ds.NumClasses())
+	s.metrics = newServerMetrics(func() float64 { return float64(s.openStreams()) }, s.workers)
+	pop := &sampler.Population{Labels: ds.Labels(), NumClasses: ds.NumClasses(), Quotas: ds.Quotas(),
+		Weights: ds.Weights(), Fingerprint: ds.Fingerprint()}
+	s.plans = newPlanCache(pop, plansKept, s.metrics.observePlan)
+	s.slots = &slotPool{imageBytes: s.imageBytes(), bySize: make(map[int]*sync.Pool)}
+	s.pool = newPool(s.workers, s.height, s.width)
+	s.http = &fasthttp.Server{
+		Handler:                      s.handle,
+		Name:                         "facestream",
+		ReadBufferSize:               8 << 10, // caps request line + headers: a longer request gets 431
+		MaxRequestBodySize:           1 << 10,
+		ReadTimeout:                  30 * time.Second, // reading a request; a stream's writes have no deadline
+		IdleTimeout:                  60 * time.Second,
+		TCPKeepalive:                 true, // notices a peer that vanished without closing
+		TCPKeepalivePeriod:           30 * time.Second,
+		CloseOnShutdown:              true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		Logger:                       fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDefaultString(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// loadProfiles loads the built-in profiles and the default one, which may come from a file;
+// clients choose among these by name only, so no client value becomes a path.
+func (s *Server) loadProfiles(def string) error {
+	s.profiles = make(map[string]*augment.Profile)
+	for _, name := range augment.ProfileNames() {
+		p, err := augment.BuiltinProfile(name)
+		if err != nil {
+			return fmt.Errorf("built-in profile %s: %w", name, err)
+		}
+		s.profiles[name] = p
+	}
+	p, err := augment.ResolveProfile(def)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	s.profiles[p.Name] = p
+	s.defaults.profile = p.Name
+	return nil
+}
+
+func (s *Server) imageBytes() int { return s.height * s.width * 3 }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); err != nil {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting, ends every stream after the batch it is sending (clients resume from
+// their last pos), waits for connections to close until ctx is done, then cuts the rest, and
+// stops the workers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.quitOnce.Do(func() { close(s.quit) })
+	err := s.http.ShutdownWithContext(ctx)
+	if err != nil {
+		// A client that stopped reading blocks its stream in a write: cut it.
+		s.mu.Lock()
+		for st := range s.streams {
+			st.conn.Close()
+		}
+		s.mu.Unlock()
+		err = s.http.ShutdownWithContext(context.Background())
+	}
+	s.pool.close()
+	if err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) openStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}
+
+// admit registers a stream unless the limit is reached.
+func (s *Server) admit(st *stream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.streams) >= s.limits.maxStreams {
+		return false
+	}
+	s.streams[st] = struct{}{}
+	return true
+}
+
+func (s *Server) release(st *stream) {
+	s.mu.Lock()
+	delete(s.streams, st)
+	s.mu.Unlock()
+}
+
+// replace makes dst from another photo of row's identity after row's photo failed with cause.
+func (s *Server) replace(ws *workerSet, profile *augment.Profile, row int, seed uint64, epoch int, pos int64, dst []byte, cause error) (int, error) {
+	label := s.ds.Label(row)
+	for _, alt := range s.classes.after(row, label) {
+		s.metrics.decodeErrors.Inc()
+		ws.discard(profile)
+		if err := ws.get(profile).Process(s.ds.Image(int(alt)), seed, epoch, pos, dst); err == nil {
+			return int(alt), nil
+		}
+	}
+	s.metrics.decodeErrors.Inc()
+	ws.discard(profile)
+	identity := strconv.Itoa(int(label))
+	if c := s.ds.Classes(); int(label) < len(c) {
+		identity = c[label].Identity
+	}
+	return 0, fmt.Errorf("identity %s: no photo decodes (sample id %d: %w)", identity, s.ds.ID(row), cause)
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if path == "/healthz" {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("ok\n")
+		return
+	}
+	if s.hasToken && !s.authorized(ctx) {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="facestream"`)
+		s.fail(ctx, fasthttp.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+	if !ctx.IsGet() {
+		ctx.Response.Header.Set("Allow", "GET")
+		s.fail(ctx, fasthttp.StatusMethodNotAllowed, "only GET is served")
+		return
+	}
+	if n := len(ctx.URI().QueryString()); n > maxQuery {
+		s.fail(ctx, fasthttp.StatusRequestURITooLong, fmt.Sprintf("query of %d bytes, limit %d", n, maxQuery))
+		return
+	}
+	switch path {
+	case "/v1/stream":
+		s.handleStream(ctx)
+	case "/v1/info":
+		s.handleInfo(ctx)
+	case "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		s.metrics.writePrometheus(ctx)
+	default:
+		s.fail(ctx, fasthttp.StatusNotFound, "no such path "+strconv.Quote(path))
+	}
+}
+
+// authorized compares hashes of the tokens in constant time, so neither content nor length leaks.
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	const prefix = "Bearer "
+	if len(auth) <= len(prefix) || string(auth[:len(prefix)]) != prefix {
+		return false
+	}
+	got := sha256.Sum256(auth[len(prefix):])
+	return subtle.ConstantTimeCompare(got[:], s.token[:]) == 1
+}
+
+// fail answers with a JSON error; nothing of a stream has been sent when it is called.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, code int, msg string) {
+	s.metrics.rejected(code).Inc()
+	body, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg}) // a struct of one string always marshals
+	ctx.ResetBody()
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(body, '\n'))
+}
+
+// failParam answers a parameter error with 400, anything else with 500.
+func (s *Server) failParam(ctx *fasthttp.RequestCtx, err error) {
+	var bad *badRequest
+	if errors.As(err, &bad) {
+		s.fail(ctx, fasthttp.StatusBadRequest, bad.msg)
+		return
+	}
+	s.log.Error("request failed", "uri", string(ctx.RequestURI()), "err", err)
+	s.fail(ctx, fasthttp.StatusInternalServerError, err.Error())
+}
+
+func (s *Server) handleStream(ctx *fasthttp.RequestCtx) {
+	q, err := parseStream(ctx.QueryArgs(), s.defaults)
+	if err != nil {
+		s.failParam(ctx, err)
+		return
+	}
+	profile := s.profiles[q.profile]
+	if profile == nil {
+		s.failParam(ctx, badf("profile=%q is not loaded (have %v)", q.profile, s.profileNames()))
+		return
+	}
+	plan, err := s.plans.rank(q.planQuery, q.epoch)
+	if err != nil {
+		// Given a dataset that opened, a plan fails only for parameters it cannot serve.
+		s.failParam(ctx, badf("%v", err))
+		return
+	}
+	if q.start >= plan.Len() {
+		s.failParam(ctx, badf("start=%d is past this rank's %d positions of epoch %d", q.start, plan.Len(), q.epoch))
+		return
+	}
+	st := &stream{srv: s, q: q, profile: profile, conn: ctx.Conn(), plan: plan, epoch: q.epoch, nextPos: q.start}
+	if !s.admit(st) {
+		s.fail(ctx, fasthttp.StatusTooManyRequests, fmt.Sprintf("%d streams open, the limit", s.limits.maxStreams))
+		return
+	}
+	for range s.ahead {
+		st.slots = append(st.slots, s.slots.get(q.batch))
+	}
+	s.metrics.streamsTotal.Inc()
+	h := &ctx.Response.Header
+	if q.format == FormatNPY {
+		h.SetContentType("application/octet-stream")
+	} else {
+		h.SetContentType("application/vnd.apache.arrow.stream")
+	}
+	h.Set("X-Facestream-Batches-Per-Epoch", strconv.Itoa(plan.Batches()))
+	h.Set("X-Facestream-Height", strconv.Itoa(s.height))
+	h.Set("X-Facestream-Width", strconv.Itoa(s.width))
+	h.Set("X-Facestream-Channels", "3")
+	h.Set("Cache-Control", "no-store")
+	// Send the headers at once: the client knows the stream started (and its shape) before the
+	// first batch is made, and tells a later cut from a refused request.
+	ctx.Response.ImmediateHeaderFlush = true
+	ctx.SetBodyStream(st, -1)
+}
+
+func (s *Server) profileNames() []string {
+	names := make([]string, 0, len(s.profiles))
+	for n := range s.profiles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Info is GET /v1/info.
+type Info struct {
+	Dataset struct {
+		Kind        string `json:"kind"`
+		Samples     int64  `json:"samples"`
+		Identities  int    `json:"identities"`
+		Fingerprint string `json:"fingerprint"`
+		Source      string `json:"source"`
+	} `json:"dataset"`
+	Identities int `json:"identities"`
+	Image      struct {
+		Height   int `json:"height"`
+		Width    int `json:"width"`
+		Channels int `json:"channels"`
+	} `json:"image"`
+	Modes          []string  `json:"modes"`
+	DefaultMode    string    `json:"default_mode"`
+	Profiles       []string  `json:"profiles"`
+	DefaultProfile string    `json:"default_profile"`
+	Plan           *InfoPlan `json:"plan,omitempty"`
+	Limits         struct {
+		MaxBatch   int `json:"max_batch"`
+		MaxStreams int `json:"max_streams"`
+	} `json:"limits"`
+}
+
+// InfoPlan describes the plan of a world size and batch size.
+type InfoPlan struct {
+	World          int    `json:"world"`
+	Batch          int    `json:"batch"`
+	Mode           string `json:"mode"`
+	Epoch          int    `json:"epoch"`
+	EpochLen       int    `json:"epoch_len"`
+	BatchesPerRank int    `json:"batches_per_rank"`
+	Remainder      string `json:"remainder"`
+}
+
+func (s *Server) handleInfo(ctx *fasthttp.RequestCtx) {
+	pq, withPlan, err := parseInfo(ctx.QueryArgs(), s.defaults)
+	if err != nil {
+		s.failParam(ctx, err)
+		return
+	}
+	var info Info
+	m := s.ds.Manifest()
+	info.Dataset.Kind, info.Dataset.Samples, info.Dataset.Identities = m.Kind, m.Samples, m.Identities
+	info.Dataset.Fingerprint = fmt.Sprintf("%016x", s.ds.Fingerprint())
+	info.Dataset.Source = m.Source
+	info.Identities = s.ds.NumClasses()
+	info.Image.Height, info.Image.Width, info.Image.Channels = s.height, s.width, 3
+	for _, mode := range sampler.Modes() {
+		info.Modes = append(info.Modes, string(mode))
+	}
+	info.DefaultMode = string(s.defaults.mode)
+	info.Profiles = s.profileNames()
+	info.DefaultProfile = s.defaults.profile
+	info.Limits.MaxBatch, info.Limits.MaxStreams = s.limits.maxBatch, s.limits.maxStreams
+	if withPlan {
+		ep, err := s.plans.get(planKey{mode: pq.mode, seed: pq.seed, epoch: pq.epoch, epochLen: pq.epochLen, p: pq.p, k: pq.k})
+		var plan *sampler.RankPlan
+		if err == nil {
+			plan, err = ep.Rank(pq.world, 0, pq.batch, pq.pad)
+		}
+		if err != nil {
+			s.failParam(ctx, badf("%v", err))
+			return
+		}
+		info.Plan = &InfoPlan{World: pq.world, Batch: pq.batch, Mode: string(pq.mode), Epoch: pq.epoch,
+			EpochLen: ep.Len(), BatchesPerRank: plan.Batches(), Remainder: "drop"}
+		if pq.pad {
+			info.Plan.Remainder = "pad"
+		}
+	}
+	body, err := json.Marshal(&info)
+	if err != nil {
+		s.failParam(ctx, fmt.Errorf("encode info: %w", err))
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(body, '\n'))
+}
+
+// fasthttpLogger sends fasthttp's own messages (accept errors, malformed requests) to slog.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn("http", "msg", fmt.Sprintf(format, args...))
+}

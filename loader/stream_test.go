@@ -1,0 +1,401 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/facestream/facestream/sampler"
+	"go.uber.org/goleak"
+)
+
+// TestArrowRoundTrip reads a stream with arrow-go's own IPC reader, not the package's client.
+func TestArrowRoundTrip(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	p := StreamParams{Rank: 1, World: 2, Batch: 16, Epoch: 3, Seed: 7, Profile: "face"}
+	want := planFor(t, fx.ds, p, sampler.Uniform)
+
+	resp, err := http.Get(srv.url + "/v1/stream?rank=1&world=2&batch=16&epoch=3&seed=7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/vnd.apache.arrow.stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if got := resp.Header.Get("X-Facestream-Batches-Per-Epoch"); got != "6" { // 200 / (16*2)
+		t.Errorf("X-Facestream-Batches-Per-Epoch %q, want 6", got)
+	}
+	for _, s := range []string{`arrow.fixed_shape_tensor`, `{"shape":[32,32,3]}`, `ARROW:extension:metadata`} {
+		if !bytes.Contains(raw, []byte(s)) {
+			t.Errorf("stream lacks %q", s)
+		}
+	}
+	if !bytes.HasSuffix(raw, []byte(arrowEOS)) {
+		t.Errorf("stream does not end with the IPC end-of-stream marker")
+	}
+	if err := registerTensorType(); err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := ipc.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	md := rdr.Schema().Metadata()
+	for k, v := range map[string]string{"height": "32", "width": "32", "channels": "3", "rank": "1", "world": "2",
+		"epoch": "3", "batch": "16", "batches": "6", "mode": "uniform", "profile": "face", "seed": "7", "start": "0", "epochs": "1"} {
+		if got, ok := md.GetValue(k); !ok || got != v {
+			t.Errorf("schema metadata %s=%q, want %q", k, got, v)
+		}
+	}
+	tensor, ok := rdr.Schema().Field(0).Type.(*TensorType)
+	if !ok || !slices.Equal(tensor.Shape(), []int{32, 32, 3}) {
+		t.Fatalf("image column type %s, want %s of shape [32 32 3]", rdr.Schema().Field(0).Type, tensorExtensionName)
+	}
+	var got received
+	batches := 0
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		if rec.NumRows() != 16 {
+			t.Fatalf("record batch of %d rows, want 16", rec.NumRows())
+		}
+		got.images = append(got.images, rec.Column(0).(*TensorArray).Bytes()...)
+		got.labels = append(got.labels, rec.Column(1).(*array.Int32).Int32Values()...)
+		got.ids = append(got.ids, rec.Column(2).(*array.Int64).Int64Values()...)
+		got.pos = append(got.pos, rec.Column(3).(*array.Int64).Int64Values()...)
+		got.epochs = append(got.epochs, rec.Column(4).(*array.Int32).Int32Values()...)
+		batches++
+	}
+	if err := rdr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if batches != 6 {
+		t.Fatalf("%d batches, want 6", batches)
+	}
+	checkPlan(t, &got, want)
+	size := testSize * testSize * 3
+	for _, i := range []int{0, 17, len(want.rows) - 1} {
+		px := pixels(t, fx.ds, "face", want.rows[i], 7, 3, want.pos[i])
+		if !bytes.Equal(got.images[i*size:(i+1)*size], px) {
+			t.Errorf("image %d differs from the augment package's output for its (seed, epoch, pos)", i)
+		}
+	}
+}
+
+// TestNPYMatchesArrow reads the same stream in both formats through the client.
+func TestNPYMatchesArrow(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	ctx := context.Background()
+	p := StreamParams{Batch: 24, Seed: 3, Epoch: 1, Epochs: 2}
+	arrowGot, err := readAll(ctx, srv.client, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Format = "npy"
+	npyGot, err := readAll(ctx, srv.client, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, npyGot, planFor(t, fx.ds, p, sampler.Uniform))
+	checkPlan(t, arrowGot, planFor(t, fx.ds, p, sampler.Uniform))
+	if !bytes.Equal(npyGot.images, arrowGot.images) {
+		t.Fatal("npy and arrow images differ")
+	}
+}
+
+// TestNPYWire checks the raw NPY layout: three arrays per batch, then the end marker.
+func TestNPYWire(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	resp, err := http.Get(srv.url + "/v1/stream?batch=100&format=npy&profile=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHeaders := []string{
+		"{'descr': '|u1', 'fortran_order': False, 'shape': (100, 32, 32, 3), }",
+		"{'descr': '<i4', 'fortran_order': False, 'shape': (100,), }",
+		"{'descr': '<i8', 'fortran_order': False, 'shape': (100,), }",
+	}
+	sizes := []int{100 * 32 * 32 * 3, 400, 800}
+	for b := range 2 {
+		for i, h := range wantHeaders {
+			n, err := npyHeaderLen(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (npyPrelude+n)%npyAlign != 0 {
+				t.Errorf("header of %d bytes is not 64-aligned", npyPrelude+n)
+			}
+			if got := strings.TrimSpace(string(raw[npyPrelude : npyPrelude+n])); got != h {
+				t.Fatalf("batch %d array %d header %q, want %q", b, i, got, h)
+			}
+			raw = raw[npyPrelude+n+sizes[i]:]
+		}
+	}
+	end := string(appendNPYHeader(nil, npyDescrInt64, 2)) + "\x02\x00\x00\x00\x00\x00\x00\x00\xc8\x00\x00\x00\x00\x00\x00\x00"
+	if string(raw) != end {
+		t.Fatalf("stream ends with %q, want the end marker [2, 200]", raw)
+	}
+}
+
+// TestResume: a stream from start=k is the tail of the full stream, pixel for pixel.
+func TestResume(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	ctx := context.Background()
+	for _, format := range []string{"arrow", "npy"} {
+		p := StreamParams{Batch: 8, Seed: 11, Format: format, Epochs: 2}
+		full, err := readAll(ctx, srv.client, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Start = 5 * 8
+		tail, err := readAll(ctx, srv.client, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPlan(t, tail, planFor(t, fx.ds, p, sampler.Uniform))
+		skip := p.Start * testSize * testSize * 3
+		if !bytes.Equal(tail.images, full.images[skip:]) || !slices.Equal(tail.ids, full.ids[p.Start:]) {
+			t.Fatalf("%s: resumed stream differs from the tail of the full stream", format)
+		}
+	}
+}
+
+// TestKillAndResume stops the server mid-stream, starts another on the same dataset and resumes
+// from the last position received: together the parts are one uninterrupted epoch.
+func TestKillAndResume(t *testing.T) {
+	fx := smallDataset(t)
+	ctx := context.Background()
+	p := StreamParams{Batch: 4, Seed: 5, Epoch: 2}
+	want := planFor(t, fx.ds, p, sampler.Uniform)
+
+	first := startServer(t, fx.ds, Config{Workers: 1})
+	sr, err := first.client.Stream(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got received
+	for range 3 {
+		b, err := sr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.add(b)
+	}
+	first.stop(t)
+	for {
+		b, err := sr.Next()
+		if errors.Is(err, ErrTruncated) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after the server stopped: %v, want ErrTruncated", err)
+		}
+		got.add(b)
+	}
+	sr.Close()
+	if len(got.ids) >= len(want.ids) {
+		t.Fatalf("the stream was not cut: got all %d images", len(got.ids))
+	}
+
+	second := startServer(t, fx.ds, Config{Workers: 1})
+	p.Start = int(got.pos[len(got.pos)-1]) + 1
+	rest, err := readAll(ctx, second.client, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.images = append(got.images, rest.images...)
+	got.labels = append(got.labels, rest.labels...)
+	got.ids = append(got.ids, rest.ids...)
+	got.pos = append(got.pos, rest.pos...)
+	got.epochs = append(got.epochs, rest.epochs...)
+	checkPlan(t, &got, want)
+}
+
+// TestDisconnectFreesStream: a client that goes away mid-stream leaves no goroutine and no stream.
+func TestDisconnectFreesStream(t *testing.T) {
+	// fasthttp's idle-worker cleaner sleeps out its period before it sees the server stopped.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	sr, err := srv.client.Stream(ctx, StreamParams{Batch: 2, Epochs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.srv.openStreams(); n != 1 {
+		t.Fatalf("%d streams open, want 1", n)
+	}
+	cancel()
+	sr.Close()
+	waitFor(t, "the stream to be freed", func() bool { return srv.srv.openStreams() == 0 })
+	srv.client.http.CloseIdleConnections()
+	srv.stop(t)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConcurrentStreams runs 32 streams of different ranks, seeds and formats at once.
+func TestConcurrentStreams(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 32 {
+		p := StreamParams{Rank: i % 4, World: 4, Batch: 8, Seed: uint64(i / 4), Epoch: i % 3, Epochs: 2}
+		if i%2 == 1 {
+			p.Format = "npy"
+		}
+		want := planFor(t, fx.ds, p, sampler.Uniform)
+		wg.Go(func() {
+			got, err := readAll(ctx, srv.client, p)
+			if err != nil {
+				errs <- fmt.Errorf("stream %d: %w", i, err)
+				return
+			}
+			if !slices.Equal(got.ids, want.ids) || !slices.Equal(got.pos, want.pos) || !slices.Equal(got.epochs, want.epochs) {
+				errs <- fmt.Errorf("stream %d (%+v) differs from its plan", i, p)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestDecodeFailureReplacement: a photo that will not decode is replaced by the next photo of its
+// identity (dataset order, wrapping), whose id the stream then reports.
+func TestDecodeFailureReplacement(t *testing.T) {
+	bad := map[int]int{3: 2, 4: 1, 9: -9} // bad photo of identity 1 -> row offset of its replacement
+	fx := newFixture(t, datasetOptions{identities: 4, perIdentity: 10, corrupt: func(label, i int) bool {
+		_, isBad := bad[i]
+		return label == 1 && isBad
+	}})
+	srv := startServer(t, fx.ds, Config{})
+	p := StreamParams{Batch: 10, Seed: 1, Profile: "none"}
+	got, err := readAll(context.Background(), srv.client, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planFor(t, fx.ds, p, sampler.Uniform)
+	if len(got.ids) != len(want.ids) {
+		t.Fatalf("got %d images, want %d", len(got.ids), len(want.ids))
+	}
+	size := testSize * testSize * 3
+	replaced := 0
+	for i, row := range want.rows {
+		if got.labels[i] != want.labels[i] {
+			t.Fatalf("image %d: label %d, plan says %d", i, got.labels[i], want.labels[i])
+		}
+		wantRow := row
+		if offset, isBad := bad[int(row)%10]; isBad && want.labels[i] == 1 {
+			wantRow += int32(offset)
+			replaced++
+		}
+		if wantID := fx.ds.ID(int(wantRow)); got.ids[i] != wantID {
+			t.Fatalf("image %d (row %d): id %d, want %d (row %d)", i, row, got.ids[i], wantID, wantRow)
+		}
+		if !bytes.Equal(got.images[i*size:(i+1)*size], pixels(t, fx.ds, "none", wantRow, 1, 0, int64(i))) {
+			t.Fatalf("image %d: pixels are not those of row %d", i, wantRow)
+		}
+	}
+	if replaced != len(bad) {
+		t.Fatalf("%d bad photos in the epoch, want %d", replaced, len(bad))
+	}
+	metrics := get(t, srv.url+"/metrics", "")
+	if !strings.Contains(metrics, "facestream_decode_errors_total 4\n") { // photo 3 fails twice: itself, then 4
+		t.Errorf("decode errors miscounted:\n%s", grepLines(metrics, "decode_errors"))
+	}
+}
+
+// TestUndecodableIdentity: when no photo of an identity decodes, the stream ends without its end
+// marker (the client sees ErrTruncated) and the server counts a stream error.
+func TestUndecodableIdentity(t *testing.T) {
+	fx := newFixture(t, datasetOptions{identities: 3, perIdentity: 5, corrupt: func(label, _ int) bool { return label == 2 }})
+	srv := startServer(t, fx.ds, Config{})
+	_, err := readAll(context.Background(), srv.client, StreamParams{Batch: 1, Profile: "none"})
+	if !errors.Is(err, ErrTruncated) {
+		t.Fatalf("stream error %v, want ErrTruncated", err)
+	}
+	waitFor(t, "the stream error to be counted", func() bool {
+		return strings.Contains(get(t, srv.url+"/metrics", ""), "facestream_stream_errors_total 1\n")
+	})
+}
+
+func get(t *testing.T, url, token string) string {
+	t.Helper()
+	code, body := getCode(t, url, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, body)
+	}
+	return body
+}
+
+func getCode(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
