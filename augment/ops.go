@@ -1,6 +1,9 @@
 package augment
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // colorParams are the drawn parameters of the fused colour pass, in gift's terms (the gift
 // reference applies ColorBalance, Contrast, Saturation, Hue, Grayscale in this order).
@@ -65,23 +68,22 @@ func (c *colorPass) buildLUT(brightness, contrast float64) {
 }
 
 // saturate scales HSL saturation by f, clipped at 1. With hue and lightness fixed, every channel
-// is linear in the saturation about the lightness, so this needs no HSL round trip.
+// is linear in the saturation about the lightness, so this needs no HSL round trip; and
+// s*f > 1 is tested as d*f > denominator, so the common case needs no division either.
 func saturate(r, g, b, f float32) (float32, float32, float32) {
 	hi, lo := max(r, g, b), min(r, g, b)
-	if hi == lo {
+	d := hi - lo
+	if d == 0 {
 		return r, g, b
 	}
 	l := (hi + lo) / 2
-	d := hi - lo
-	var s float32
+	denom := hi + lo // saturation s = d / denom
 	if l > 0.5 {
-		s = d / (2 - hi - lo)
-	} else {
-		s = d / (hi + lo)
+		denom = 2 - hi - lo
 	}
 	k := f
-	if s*f > 1 {
-		k = 1 / s
+	if d*f > denom {
+		k = denom / d // saturation clipped at 1
 	}
 	return l + k*(r-l), l + k*(g-l), l + k*(b-l)
 }
@@ -195,13 +197,16 @@ func unitToByte(x float32) uint8 {
 }
 
 // blurPass is a separable gaussian blur with gift's kernel (radius ceil(3 sigma), normalized,
-// edges replicated) in Q14 fixed point; its buffers are kept between calls.
+// edges replicated), run by SWAR kernels with 8-bit weights; its buffers are kept between calls.
 type blurPass struct {
-	kernel []int32   // weights of offsets 0..radius (the kernel is symmetric)
-	fk     []float64 // float kernel before quantization
+	kernel []uint64  // weights of offsets 0..radius (the kernel is symmetric), summing to 256 over -radius..radius
+	fk     []float64 // the float kernel before quantization
 	padded []byte    // one source row with radius replicated pixels at each end
-	tmp    []uint16  // the horizontally blurred image, value << interBits
-	acc    []int32
+	tmp    []byte    // the horizontally blurred image
+	up     []int     // per offset d: where the row d above the current one starts in tmp
+	down   []int     // and the row d below
+	even   []uint64  // accumulators of the vertical pass
+	odd    []uint64
 }
 
 // apply blurs img (w×h packed RGB) in place.
@@ -210,13 +215,11 @@ func (bp *blurPass) apply(img []byte, w, h int, sigma float64) {
 	if radius < 1 {
 		return
 	}
-	bp.buildKernel(radius, sigma)
-	k := bp.kernel
+	k := bp.buildKernel(radius, sigma)
 	rowLen := w * 3
 	bp.padded = grow(bp.padded, (w+2*radius)*3)
-	bp.tmp = growUint16(bp.tmp, h*rowLen)
-	const shift = weightBits - interBits
-	const half = 1 << (shift - 1)
+	bp.tmp = grow(bp.tmp, h*rowLen)
+	bp.even, bp.odd = growUint64(bp.even, rowLen/8), growUint64(bp.odd, rowLen/8)
 	pad := bp.padded
 	for y := range h {
 		row := img[y*rowLen : (y+1)*rowLen]
@@ -225,41 +228,85 @@ func (bp *blurPass) apply(img []byte, w, h int, sigma float64) {
 			copy(pad[3*(w+radius+x):3*(w+radius+x)+3], row[rowLen-3:])
 		}
 		copy(pad[3*radius:], row)
-		out := bp.tmp[y*rowLen : (y+1)*rowLen]
-		for i := range out {
-			c := i + 3*radius
-			acc := k[0] * int32(pad[c])
-			for d := 1; d <= radius; d++ {
-				acc += k[d] * (int32(pad[c-3*d]) + int32(pad[c+3*d]))
-			}
-			out[i] = uint16((acc + half) >> shift)
-		}
+		blurRow(bp.tmp[y*rowLen:(y+1)*rowLen], pad, k, 3)
 	}
-	bp.acc = growInt32(bp.acc, rowLen)
-	acc := bp.acc
 	for y := range h {
-		center := bp.tmp[y*rowLen : (y+1)*rowLen]
-		for i, v := range center {
-			acc[i] = k[0] * int32(v)
+		bp.up, bp.down = bp.up[:0], bp.down[:0]
+		for d := range k {
+			bp.up = append(bp.up, max(y-d, 0)*rowLen)
+			bp.down = append(bp.down, min(y+d, h-1)*rowLen)
 		}
-		for d := 1; d <= radius; d++ {
-			up := bp.tmp[max(y-d, 0)*rowLen : max(y-d, 0)*rowLen+rowLen]
-			down := bp.tmp[min(y+d, h-1)*rowLen : min(y+d, h-1)*rowLen+rowLen]
-			kd := k[d]
-			for i := range acc {
-				acc[i] += kd * (int32(up[i]) + int32(down[i]))
-			}
-		}
-		out := img[y*rowLen : (y+1)*rowLen]
-		for i, v := range acc {
-			out[i] = roundOut(v)
-		}
+		blurColumn(img[y*rowLen:(y+1)*rowLen], bp.tmp, bp.up, bp.down, k, bp.even, bp.odd)
 	}
 }
 
-// buildKernel fills bp.kernel with the half kernel 0..radius in Q14, summing to one over
-// the full symmetric kernel.
-func (bp *blurPass) buildKernel(radius int, sigma float64) {
+// blurRow convolves one padded row: out[i] = sum over d of k[d] * (pad[c-step*d] + pad[c+step*d])
+// with c = i + step*radius, eight bytes per step.
+func blurRow(out, pad []byte, k []uint64, step int) {
+	n := len(out)
+	r := len(k) - 1
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		c := i + step*r
+		x := binary.LittleEndian.Uint64(pad[c:])
+		even := (x&evenBytes)*k[0] + laneHalf
+		odd := (x>>8&evenBytes)*k[0] + laneHalf
+		for d := 1; d <= r; d++ {
+			a := binary.LittleEndian.Uint64(pad[c-step*d:])
+			b := binary.LittleEndian.Uint64(pad[c+step*d:])
+			even += ((a & evenBytes) + (b & evenBytes)) * k[d]
+			odd += ((a >> 8 & evenBytes) + (b >> 8 & evenBytes)) * k[d]
+		}
+		binary.LittleEndian.PutUint64(out[i:], even>>8&evenBytes|odd&^evenBytes)
+	}
+	for ; i < n; i++ {
+		c := i + step*r
+		acc := uint64(pad[c])*k[0] + 128
+		for d := 1; d <= r; d++ {
+			acc += (uint64(pad[c-step*d]) + uint64(pad[c+step*d])) * k[d]
+		}
+		out[i] = uint8(acc >> 8)
+	}
+}
+
+// blurColumn computes one output row of the vertical pass from the rows of src starting at up[d]
+// and down[d] (up[0] == down[0] is the centre row). even and odd are scratch accumulators of
+// len(out)/8 words.
+func blurColumn(out, src []byte, up, down []int, k []uint64, even, odd []uint64) {
+	n := len(out) &^ 7
+	centre := src[up[0] : up[0]+n]
+	even, odd = even[:n/8], odd[:n/8]
+	for c := range even {
+		x := binary.LittleEndian.Uint64(centre[8*c:])
+		even[c] = (x&evenBytes)*k[0] + laneHalf
+		odd[c] = (x>>8&evenBytes)*k[0] + laneHalf
+	}
+	for d := 1; d < len(k); d++ {
+		a, b, kd := src[up[d]:up[d]+n], src[down[d]:down[d]+n], k[d]
+		for c := range even {
+			x := binary.LittleEndian.Uint64(a[8*c:])
+			y := binary.LittleEndian.Uint64(b[8*c:])
+			even[c] += ((x & evenBytes) + (y & evenBytes)) * kd
+			odd[c] += ((x >> 8 & evenBytes) + (y >> 8 & evenBytes)) * kd
+		}
+	}
+	for c := range even {
+		binary.LittleEndian.PutUint64(out[8*c:], even[c]>>8&evenBytes|odd[c]&^evenBytes)
+	}
+	for i := n; i < len(out); i++ {
+		acc := uint64(src[up[0]+i])*k[0] + 128
+		for d := 1; d < len(k); d++ {
+			acc += (uint64(src[up[d]+i]) + uint64(src[down[d]+i])) * k[d]
+		}
+		out[i] = uint8(acc >> 8)
+	}
+}
+
+// buildKernel returns the half kernel 0..radius as 8-bit weights summing to 256 over the full
+// symmetric kernel. Each weight is rounded down, then the units left over go to the side weights
+// with the largest remainders (two units each, one per side) and the rest to the centre: this
+// keeps every weight within about half a unit of exact, and flat areas exactly flat.
+func (bp *blurPass) buildKernel(radius int, sigma float64) []uint64 {
 	bp.fk = bp.fk[:0]
 	sum := 0.0
 	for d := 0; d <= radius; d++ {
@@ -271,17 +318,35 @@ func (bp *blurPass) buildKernel(radius int, sigma float64) {
 			sum += 2 * v
 		}
 	}
-	bp.kernel = growInt32(bp.kernel, radius+1)
-	total := int32(0)
+	bp.kernel = bp.kernel[:0]
+	left := 256
 	for d, v := range bp.fk {
-		bp.kernel[d] = int32(math.Round(v / sum * weightOne))
+		exact := v / sum * 256
+		q := math.Floor(exact)
+		bp.fk[d] = exact - q // keep the remainder
+		bp.kernel = append(bp.kernel, uint64(q))
 		if d == 0 {
-			total += bp.kernel[d]
+			left -= int(q)
 		} else {
-			total += 2 * bp.kernel[d]
+			left -= 2 * int(q)
 		}
 	}
-	bp.kernel[0] += weightOne - total // keep flat areas exactly flat
+	for left >= 2 {
+		best := 0
+		for d := 1; d <= radius; d++ {
+			if bp.fk[d] > bp.fk[best] || best == 0 {
+				best = d
+			}
+		}
+		if best == 0 || bp.fk[best] < bp.fk[0] {
+			break
+		}
+		bp.kernel[best]++
+		bp.fk[best] = -1
+		left -= 2
+	}
+	bp.kernel[0] += uint64(left)
+	return bp.kernel
 }
 
 // erase fills the rectangle (x, y, rw, rh) of img (w pixels wide) with value.
@@ -292,4 +357,11 @@ func erase(img []byte, w, x, y, rw, rh int, value uint8) {
 			row[i] = value
 		}
 	}
+}
+
+func growUint64(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
 }

@@ -1,12 +1,13 @@
 package augment
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
-// Fixed-point precision of the separable resampler: weights are Q14 and the intermediate rows
-// keep 8 bits below the integer level, so rounding stays well under one level of output.
+// Weights of the separable resampler are Q14 fixed point (the SWAR kernels round them to 8 bits).
 const (
 	weightBits = 14
-	interBits  = 8
 	weightOne  = 1 << weightBits
 )
 
@@ -18,6 +19,11 @@ type axisWeights struct {
 	w      []int32
 	stride int
 	fw     []float64 // float weights of one output, before quantization
+	// When every output has at most two taps: the byte offset of output i's first source pixel
+	// and its first 8-bit weight (the second is 256 minus it), for the SWAR kernel.
+	twoTap  bool
+	offset3 []int32
+	w8      []uint64
 }
 
 // box is a source rectangle in pixels; fractional when it comes from a scaled decode.
@@ -70,6 +76,32 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		a.start[out], a.count[out] = int32(first), int32(len(fw))
 		quantizeWeights(a.w[out*a.stride:out*a.stride+len(fw)], fw, sum)
 	}
+	a.buildTwoTap(n, hi)
+}
+
+// buildTwoTap fills the SWAR tables when no output needs more than two taps. A one-tap output
+// becomes two taps with a zero second weight, reading a neighbour that stays within [.., hi]
+// (or the pixel itself when the span is one pixel wide).
+func (a *axisWeights) buildTwoTap(n, hi int) {
+	a.twoTap = true
+	for _, c := range a.count[:n] {
+		if c > 2 {
+			a.twoTap = false
+			return
+		}
+	}
+	if cap(a.offset3) < n {
+		a.offset3, a.w8 = make([]int32, n), make([]uint64, n)
+	}
+	a.offset3, a.w8 = a.offset3[:n], a.w8[:n]
+	for i := range n {
+		s, w := a.start[i], a.w[i*a.stride]
+		wa := q8(w)
+		if a.count[i] == 1 {
+			wa = 256
+		}
+		a.offset3[i], a.w8[i] = 3*s, wa
+	}
 }
 
 // quantizeWeights writes fw/sum as Q14 integers that sum exactly to weightOne (the rounding
@@ -93,40 +125,34 @@ func growInt32(s []int32, n int) []int32 {
 	return s[:n]
 }
 
-func growUint16(s []uint16, n int) []uint16 {
-	if cap(s) < n {
-		return make([]uint16, n)
-	}
-	return s[:n]
-}
-
 // resampler resizes packed RGB images with separable fixed-point weights; it keeps its buffers
 // between calls, so resizing allocates nothing once they have grown.
 type resampler struct {
 	xs, ys axisWeights
-	rows   []uint16 // horizontally resampled source rows, value << interBits
-	acc    []int32  // vertical accumulator for outputs with more than two taps
+	rows   []byte  // horizontally resampled source rows (and 8 bytes of slack for SWAR stores)
+	acc    []int32 // vertical accumulator for outputs with more than two taps
 }
 
 // resize resamples the region b of src (sw×sh packed RGB) to dst (dw×dh packed RGB), flipped
 // horizontally when flip. It is crop, resize and flip in one go: the horizontal pass reads only
-// the source rows the vertical pass needs, and flipping is a reversed weight table.
+// the source rows the vertical pass needs, and flipping is a reversed weight table. One- and
+// two-tap outputs (enlarging, or shrinking by less than two) take the SWAR kernels, with 8-bit
+// weights; wider kernels (shrinking more) take Q14 integer arithmetic.
 func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box, flip bool) {
 	x0, x1 := clampSpan(b.x, b.w, sw)
 	y0, y1 := clampSpan(b.y, b.h, sh)
 	r.xs.build(dw, b.x, b.w, x0, x1, flip)
 	r.ys.build(dh, b.y, b.h, y0, y1, false)
-	rowFirst, rowLast := int(r.ys.start[0]), int(r.ys.start[dh-1]+r.ys.count[dh-1]-1)
-	for _, s := range r.ys.start {
-		rowFirst = min(rowFirst, int(s))
-	}
+	rowFirst, rowLast := sh, 0
 	for i, s := range r.ys.start {
+		rowFirst = min(rowFirst, int(s))
 		rowLast = max(rowLast, int(s+r.ys.count[i]-1))
 	}
 	rowLen := dw * 3
-	r.rows = growUint16(r.rows, (rowLast-rowFirst+1)*rowLen)
+	r.rows = grow(r.rows, (rowLast-rowFirst+1)*rowLen+8)
+	src = src[:sw*sh*3]
 	for y := rowFirst; y <= rowLast; y++ {
-		r.xs.resampleRow(r.rows[(y-rowFirst)*rowLen:(y-rowFirst+1)*rowLen], src[y*sw*3:(y+1)*sw*3])
+		r.xs.resampleRow(r.rows[(y-rowFirst)*rowLen:], src, y*sw*3, dw)
 	}
 	r.acc = growInt32(r.acc, rowLen)
 	for y := range dh {
@@ -134,22 +160,23 @@ func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box
 		n := int(r.ys.count[y])
 		w := r.ys.w[y*r.ys.stride : y*r.ys.stride+n]
 		out := dst[y*rowLen : (y+1)*rowLen]
+		row := func(k int) []byte { return r.rows[(first+k)*rowLen : (first+k+1)*rowLen] }
 		switch n {
 		case 1:
-			storeRow(out, r.rows[first*rowLen:(first+1)*rowLen])
+			copy(out, row(0))
 		case 2:
-			blendRows(out, r.rows[first*rowLen:(first+1)*rowLen], r.rows[(first+1)*rowLen:(first+2)*rowLen], w[0], w[1])
+			wa := q8(w[0])
+			blendBytes(out, row(0), row(1), wa, 256-wa)
 		default:
 			acc := r.acc
 			clear(acc)
 			for k, wk := range w {
-				row := r.rows[(first+k)*rowLen : (first+k+1)*rowLen]
-				for i, v := range row {
+				for i, v := range row(k) {
 					acc[i] += wk * int32(v)
 				}
 			}
 			for i, v := range acc {
-				out[i] = roundOut(v)
+				out[i] = roundQ14(v)
 			}
 		}
 	}
@@ -162,49 +189,56 @@ func clampSpan(off, length float64, size int) (int, int) {
 	return lo, max(hi, lo)
 }
 
-// resampleRow resamples one packed RGB row horizontally into dst (value << interBits).
-func (a *axisWeights) resampleRow(dst []uint16, src []byte) {
-	const shift = weightBits - interBits
-	const half = 1 << (shift - 1)
-	for i := range len(dst) / 3 {
-		s := int(a.start[i]) * 3
-		n := int(a.count[i])
-		w := a.w[i*a.stride : i*a.stride+n]
-		px := src[s : s+3*n]
-		var r, g, b int32
-		for k, wk := range w {
-			p := px[3*k : 3*k+3]
-			r += wk * int32(p[0])
-			g += wk * int32(p[1])
-			b += wk * int32(p[2])
+// resampleRow resamples the source row starting at src[rowOff] horizontally into the n output
+// pixels of dst, which has at least 8 bytes of room past them.
+func (a *axisWeights) resampleRow(dst, src []byte, rowOff, n int) {
+	if a.twoTap {
+		// Overlapping loads put the two pixels' channels in the same lanes; only the first
+		// three bytes of each store matter, the next output overwrites the rest.
+		i := 0
+		for ; i < n; i++ {
+			s := rowOff + int(a.offset3[i])
+			if s+11 > len(src) {
+				break // the last pixels of the image: no 8-byte loads past its end
+			}
+			wa := a.w8[i]
+			v := blend2(binary.LittleEndian.Uint64(src[s:]), binary.LittleEndian.Uint64(src[s+3:]), wa, 256-wa)
+			binary.LittleEndian.PutUint64(dst[3*i:], v)
 		}
+		a.resampleRowScalar(dst, src, rowOff, i, n)
+		return
+	}
+	a.resampleRowScalar(dst, src, rowOff, 0, n)
+}
+
+// resampleRowScalar resamples outputs from..to-1 one channel at a time, in Q14.
+func (a *axisWeights) resampleRowScalar(dst, src []byte, rowOff, from, to int) {
+	for i := from; i < to; i++ {
+		s := rowOff + int(a.start[i])*3
+		w := a.w[i*a.stride : i*a.stride+int(a.count[i])]
 		d := dst[3*i : 3*i+3]
-		d[0], d[1], d[2] = uint16((r+half)>>shift), uint16((g+half)>>shift), uint16((b+half)>>shift)
+		switch {
+		case len(w) == 1:
+			d[0], d[1], d[2] = src[s], src[s+1], src[s+2]
+		default:
+			px := src[s : s+3*len(w)]
+			var r, g, b int32
+			for k, wk := range w {
+				p := px[3*k : 3*k+3]
+				r += wk * int32(p[0])
+				g += wk * int32(p[1])
+				b += wk * int32(p[2])
+			}
+			d[0], d[1], d[2] = roundQ14(r), roundQ14(g), roundQ14(b)
+		}
 	}
 }
 
-// roundOut turns a vertical accumulator (Q14 weights × value << interBits) into a byte.
-func roundOut(v int32) uint8 {
-	const shift = weightBits + interBits
-	v = (v + 1<<(shift-1)) >> shift
+// roundQ14 turns a sum of Q14-weighted bytes into a byte.
+func roundQ14(v int32) uint8 {
+	v = (v + 1<<(weightBits-1)) >> weightBits
 	if v > 255 {
 		return 255
 	}
 	return uint8(max(v, 0))
-}
-
-// storeRow rounds an intermediate row to bytes (a one-tap vertical pass).
-func storeRow(out []byte, row []uint16) {
-	row = row[:len(out)]
-	for i, v := range row {
-		out[i] = uint8((uint32(v) + 1<<(interBits-1)) >> interBits)
-	}
-}
-
-// blendRows is the two-tap vertical pass, the common case when enlarging a crop.
-func blendRows(out []byte, a, b []uint16, wa, wb int32) {
-	a, b = a[:len(out)], b[:len(out)]
-	for i := range out {
-		out[i] = roundOut(wa*int32(a[i]) + wb*int32(b[i]))
-	}
 }

@@ -147,7 +147,7 @@ func TestGoldenOutput(t *testing.T) {
 		}
 		h.Write(dst)
 	}
-	const want = "2396c988612914d8c85d60c7c79054bdd5563088a78b659c7d4f129ea62252f0"
+	const want = "bbeb1464ebca50b22d397d3d704c9ef15f3a8d93123802d1f5ab51f6c21842ff"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("output digest %s, want %s", got, want)
 	}

@@ -1,0 +1,107 @@
+package augment
+
+import (
+	"testing"
+)
+
+// benchJPEGs returns n synthetic 112×112 face JPEGs at quality 94 (about 6 KB, like the
+// 5.9 KB aligned crops of the issue).
+func benchJPEGs(b *testing.B, n int) [][]byte {
+	b.Helper()
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = encodeJPEG(b, face(uint64(i), 112, 112), 94)
+	}
+	return out
+}
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+// BenchmarkOp times each op alone on a 112×112 image, every op applied (p = 1).
+func BenchmarkOp(b *testing.B) {
+	src := toRGB(face(1, 112, 112), nil)
+	img := make([]byte, len(src))
+	full := box{0, 0, 112, 112}
+	crop := box{5, 4, 104, 106} // scale ~0.88: the face profile's crops enlarge slightly
+	var r resampler
+	var cp colorPass
+	var bp blurPass
+	w := NewWorker(mustBuiltin(b, "none"), 112, 112)
+	cases := []struct {
+		name string
+		run  func()
+	}{
+		{"resize", func() { r.resize(img, 112, 112, src, 112, 112, full, false) }},
+		{"crop+resize+flip", func() { r.resize(img, 112, 112, src, 112, 112, crop, true) }},
+		{"jitter", func() { cp.apply(img, colorParams{brightness: 10, contrast: -12, saturation: 15}) }},
+		{"jitter+hue", func() { cp.apply(img, colorParams{brightness: 10, contrast: -12, saturation: 15, hue: 20}) }},
+		{"grayscale", func() { grayscale(img) }},
+		{"blur-sigma0.5", func() { bp.apply(img, 112, 112, 0.5) }},
+		{"blur-sigma1.5", func() { bp.apply(img, 112, 112, 1.5) }},
+		{"lowres-0.5", func() { w.lowres(img, 0.5) }},
+		{"erase", func() { erase(img, 112, 20, 30, 40, 50, 0) }},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			copy(img, src)
+			for b.Loop() {
+				c.run()
+			}
+			reportRate(b)
+		})
+	}
+}
+
+// BenchmarkDecode times decoding alone, 112×112 JPEG to RGB: compare with
+// `tjbench FILE -rgb` on the same files (bench/peer/augment_compare.sh does both).
+func BenchmarkDecode(b *testing.B) {
+	jpegs := benchJPEGs(b, 64)
+	if tj := newJPEGDecoder(); tj != nil {
+		defer tj.close()
+		b.Run("turbojpeg", func(b *testing.B) {
+			buf := make([]byte, 112*112*3)
+			i := 0
+			for b.Loop() {
+				if _, _, _, err := tj.decode(jpegs[i%len(jpegs)], 112, 112, 1, buf); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			reportRate(b)
+		})
+	}
+	b.Run("image-jpeg", func(b *testing.B) {
+		var buf []byte
+		i := 0
+		for b.Loop() {
+			img, err := DecodeImage(jpegs[i%len(jpegs)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = toRGB(img, buf)
+			i++
+		}
+		reportRate(b)
+	})
+}
+
+// BenchmarkProcess times Worker.Process (decode and augment) at 112×112 per profile, on one core.
+func BenchmarkProcess(b *testing.B) {
+	jpegs := benchJPEGs(b, 64)
+	for _, name := range ProfileNames() {
+		b.Run(name, func(b *testing.B) {
+			w := NewWorker(mustBuiltin(b, name), 112, 112)
+			dst := make([]byte, 112*112*3)
+			pos := int64(0)
+			for b.Loop() {
+				if err := w.Process(jpegs[pos%int64(len(jpegs))], 1, 0, pos, dst); err != nil {
+					b.Fatal(err)
+				}
+				pos++
+			}
+			reportRate(b)
+		})
+	}
+}
