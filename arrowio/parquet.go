@@ -215,7 +215,7 @@ func fieldIndex(sc *arrow.Schema, name string, types ...arrow.Type) int {
 // identity names: strings sort as strings, integer labels numerically (named by the
 // exporter's metadata when it is there, else by their number).
 func (p *ParquetImages) readIdentities(name string, col int) ([]int32, []string, error) {
-	chunked, err := p.readColumn(col, nil)
+	chunked, err := p.readColumn(col)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -290,18 +290,17 @@ func (p *ParquetImages) numericIdentities(labels []int64) ([]int32, []string, er
 	return perRow, names, nil
 }
 
-func (p *ParquetImages) readColumn(col int, rowGroups []int) (*arrow.Chunked, error) {
+// readColumn reads column col of the whole file.
+func (p *ParquetImages) readColumn(col int) (*arrow.Chunked, error) {
 	rdr, err := p.fr.GetColumn(context.Background(), col)
 	if err != nil {
 		return nil, fmt.Errorf("parquet %s: column %d: %w", p.path, col, err)
 	}
-	if rowGroups == nil {
-		rowGroups = make([]int, len(p.groupEnds))
-		for i := range rowGroups {
-			rowGroups[i] = i
-		}
+	groups := make([]int, len(p.groupEnds))
+	for i := range groups {
+		groups[i] = i
 	}
-	data, err := p.fr.ReadColumn(rowGroups, rdr)
+	data, err := p.fr.ReadColumn(groups, rdr)
 	if err != nil {
 		return nil, fmt.Errorf("parquet %s: read column %d: %w", p.path, col, err)
 	}
@@ -328,9 +327,9 @@ func (p *ParquetImages) Image(row int64) ([]byte, error) {
 			p.images.Release()
 			p.images = nil
 		}
-		data, err := p.readColumn(p.imageCol, []int{g})
+		data, err := p.fr.RowGroup(g).Column(p.imageCol).Read(context.Background())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("parquet %s: read images of row group %d: %w", p.path, g, err)
 		}
 		p.images, p.group = data, g
 	}
