@@ -1,0 +1,244 @@
+package embed
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// openFixture opens a testdata model, skipping the test when the ONNX Runtime library is absent
+// (`make setup` fetches it; CI runs it first, so there the tests run).
+func openFixture(t testing.TB, model string, opts Options) *Embedder {
+	t.Helper()
+	requireLibrary(t)
+	opts.Model = filepath.Join("testdata", model)
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return e
+}
+
+func requireLibrary(t testing.TB) {
+	t.Helper()
+	if _, err := LibraryPath(""); err != nil {
+		t.Skipf("ONNX Runtime library absent, skipping: %v", err)
+	}
+}
+
+type expectation struct {
+	Images     []string    `json:"images"`
+	NCHW128    [][]float32 `json:"nchw128"`
+	NCHW128BGR [][]float32 `json:"nchw128_bgr"`
+	NHWC512    [][]float32 `json:"nhwc512"`
+}
+
+// fixtureImages returns the PNG fixtures and the embeddings PyTorch computed for them (make_models.py).
+func fixtureImages(t testing.TB) ([][]byte, expectation) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want expectation
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	images := make([][]byte, len(want.Images))
+	for i, name := range want.Images {
+		if images[i], err = os.ReadFile(filepath.Join("testdata", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return images, want
+}
+
+func TestMatchesPyTorch(t *testing.T) {
+	images, want := fixtureImages(t)
+	for _, tc := range []struct {
+		name  string
+		model string
+		opts  Options
+		want  [][]float32
+	}{
+		{"NCHW", "nchw128.onnx", Options{}, want.NCHW128},
+		{"NCHW BGR", "nchw128.onnx", Options{BGR: true}, want.NCHW128BGR},
+		// The same weights behind an NHWC input must give the same embeddings.
+		{"NHWC same weights", "nhwc128.onnx", Options{}, want.NCHW128},
+		// Fixed batch of 4 over 5 images: the last batch is padded.
+		{"NHWC 512-d fixed batch", "nhwc512-batch4.onnx", Options{}, want.NHWC512},
+		// Batches of 2 over 5 images with 3 workers: a short last batch and batches that may fill out of order.
+		{"short batches, several workers", "nchw128.onnx", Options{Batch: 2, Workers: 3}, want.NCHW128},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openFixture(t, tc.model, tc.opts)
+			if h, w := e.InputSize(); h != 40 || w != 32 {
+				t.Fatalf("input size %dx%d, want 40x32", h, w)
+			}
+			if e.Dim() != len(tc.want[0]) {
+				t.Fatalf("Dim %d, want %d", e.Dim(), len(tc.want[0]))
+			}
+			out := make([]float32, len(images)*e.Dim())
+			var progressed int
+			err := e.Embed(len(images), func(i int) []byte { return images[i] }, out, func(done int) { progressed = done })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if progressed != len(images) {
+				t.Errorf("progress ended at %d, want %d", progressed, len(images))
+			}
+			for i := range images {
+				row := out[i*e.Dim() : (i+1)*e.Dim()]
+				var norm, worst float64
+				for k, v := range row {
+					norm += float64(v) * float64(v)
+					worst = max(worst, math.Abs(float64(v-tc.want[i][k])))
+				}
+				if math.Abs(math.Sqrt(norm)-1) > 1e-5 {
+					t.Errorf("image %d: norm %.7f, want 1", i, math.Sqrt(norm))
+				}
+				if worst > 1e-4 {
+					t.Errorf("image %d: differs from PyTorch by up to %.2g", i, worst)
+				}
+			}
+		})
+	}
+}
+
+func TestRefusesModelsThatCannotTakeImages(t *testing.T) {
+	requireLibrary(t)
+	for model, want := range map[string]string{
+		"bad-gray.onnx":         `input "input" has shape [-1 1 40 32]: no axis of 3 channels`,
+		"bad-rank.onnx":         `input "input" has shape [-1 3840] (rank 2)`,
+		"bad-dynamic-size.onnx": `input "input" has shape [-1 3 -1 -1]: height and width are not fixed`,
+	} {
+		t.Run(model, func(t *testing.T) {
+			e, err := Open(Options{Model: filepath.Join("testdata", model)})
+			if err == nil {
+				e.Close()
+				t.Fatal("opened a model that cannot take RGB images")
+			}
+			if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), model) {
+				t.Errorf("error %q, want the model's name and %q", err, want)
+			}
+		})
+	}
+}
+
+func TestMissingOrWrongLibrary(t *testing.T) {
+	notALibrary := filepath.Join(t.TempDir(), "libonnxruntime.so")
+	if err := os.WriteFile(notALibrary, []byte("not an ELF file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ library, want string }{
+		{"/nonexistent/libonnxruntime.so.1.24.3", "No such file"},
+		{notALibrary, "cannot load the ONNX Runtime library"},
+	} {
+		_, err := Open(Options{Model: filepath.Join("testdata", "nchw128.onnx"), Library: tc.library})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "make setup") {
+			t.Errorf("Open with library %s: %v, want an error with %q that says how to get the library", tc.library, err, tc.want)
+		}
+	}
+	if _, err := Open(Options{Model: "testdata/missing.onnx"}); err == nil || !strings.Contains(err.Error(), "missing.onnx") {
+		t.Errorf("Open of a missing model: %v", err)
+	}
+}
+
+func TestLibraryPathPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	fromFlag, fromEnv := filepath.Join(dir, "flag.so"), filepath.Join(dir, "env.so")
+	for _, p := range []string{fromFlag, fromEnv} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(LibraryEnv, fromEnv)
+	if got, err := LibraryPath(fromFlag); err != nil || got != fromFlag {
+		t.Errorf("with a flag: %q, %v; want %q", got, err, fromFlag)
+	}
+	if got, err := LibraryPath(""); err != nil || got != fromEnv {
+		t.Errorf("with the environment variable: %q, %v; want %q", got, err, fromEnv)
+	}
+	t.Setenv(LibraryEnv, filepath.Join(dir, "gone.so"))
+	if _, err := LibraryPath(""); err == nil || !strings.Contains(err.Error(), "$"+LibraryEnv) {
+		t.Errorf("a missing library named by the environment: %v, want an error naming the variable", err)
+	}
+}
+
+func TestEmbedErrors(t *testing.T) {
+	images, _ := fixtureImages(t)
+	e := openFixture(t, "nchw128.onnx", Options{Batch: 2})
+	out := make([]float32, len(images)*e.Dim())
+	err := e.Embed(len(images), func(i int) []byte {
+		if i == 3 {
+			return []byte("not an image")
+		}
+		return images[i]
+	}, out, nil)
+	if err == nil || !strings.Contains(err.Error(), "image 3") {
+		t.Errorf("a broken image: %v, want an error naming image 3", err)
+	}
+	if err := e.Embed(len(images), func(i int) []byte { return images[i] }, out[:10], nil); err == nil {
+		t.Error("embedded into too small an output")
+	}
+	// After a failed call the embedder still works.
+	if err := e.Embed(len(images), func(i int) []byte { return images[i] }, out, nil); err != nil {
+		t.Errorf("after a failed call: %v", err)
+	}
+}
+
+func TestCloseSharesTheEnvironment(t *testing.T) {
+	images, want := fixtureImages(t)
+	embedOne := func(e *Embedder) error {
+		out := make([]float32, e.Dim())
+		return e.Embed(1, func(int) []byte { return images[0] }, out, nil)
+	}
+	a := openFixture(t, "nchw128.onnx", Options{})
+	b := openFixture(t, "nhwc128.onnx", Options{})
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := embedOne(a); err == nil {
+		t.Error("a closed embedder embedded")
+	}
+	if err := embedOne(b); err != nil {
+		t.Fatalf("closing one embedder broke another: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The environment was released with the last embedder; a new one loads it again.
+	c := openFixture(t, "nchw128.onnx", Options{})
+	out := make([]float32, c.Dim())
+	if err := c.Embed(1, func(int) []byte { return images[0] }, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(out[0]-want.NCHW128[0][0])) > 1e-4 {
+		t.Errorf("after reloading: %g, want %g", out[0], want.NCHW128[0][0])
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	e := openFixture(t, "nchw128.onnx", Options{})
+	data, err := os.ReadFile(filepath.Join("testdata", "nchw128.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if e.Fingerprint() != hex.EncodeToString(sum[:]) {
+		t.Errorf("Fingerprint %s, want %x", e.Fingerprint(), sum)
+	}
+}

@@ -1,0 +1,93 @@
+package embed
+
+import (
+	"fmt"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// layout is where the channel axis of the model's image input sits.
+type layout int
+
+const (
+	nchw layout = iota // [N, 3, H, W]: PyTorch-born models
+	nhwc               // [N, H, W, 3]: TensorFlow/Keras-born models
+)
+
+func (l layout) String() string {
+	if l == nhwc {
+		return "NHWC"
+	}
+	return "NCHW"
+}
+
+// signature is what the embedder needs to know about a model's input and output.
+type signature struct {
+	input, output string
+	layout        layout
+	batch         int // fixed batch size, or 0 when the batch axis is dynamic
+	height, width int
+	dim           int // embedding width: the product of the output's non-batch axes
+}
+
+// readSignature checks that the model takes a batch of RGB images as float32 and gives one float32
+// vector per image, and says what is wrong, with the shapes, when it does not.
+func readSignature(inputs, outputs []ort.InputOutputInfo) (signature, error) {
+	if len(inputs) != 1 {
+		return signature{}, fmt.Errorf("%d inputs (%s), want one image input", len(inputs), describe(inputs))
+	}
+	if len(outputs) == 0 {
+		return signature{}, fmt.Errorf("no output")
+	}
+	in, out := inputs[0], outputs[0]
+	want := "want a float32 image batch [N,3,H,W] (NCHW) or [N,H,W,3] (NHWC) with fixed H and W"
+	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
+		return signature{}, fmt.Errorf("input %s: %s", in.String(), want)
+	}
+	d := in.Dimensions
+	if len(d) != 4 {
+		return signature{}, fmt.Errorf("input %q has shape %v (rank %d): %s", in.Name, d, len(d), want)
+	}
+	s := signature{input: in.Name, output: out.Name}
+	switch {
+	case d[1] == 3:
+		s.layout, s.height, s.width = nchw, int(d[2]), int(d[3])
+	case d[3] == 3:
+		s.layout, s.height, s.width = nhwc, int(d[1]), int(d[2])
+	default:
+		return signature{}, fmt.Errorf("input %q has shape %v: no axis of 3 channels where NCHW or NHWC has it; %s", in.Name, d, want)
+	}
+	if s.height <= 0 || s.width <= 0 {
+		return signature{}, fmt.Errorf("input %q has shape %v: height and width are not fixed (%s)", in.Name, d, want)
+	}
+	if d[0] > 0 {
+		s.batch = int(d[0])
+	}
+	if out.OrtValueType != ort.ONNXTypeTensor || out.DataType != ort.TensorElementDataTypeFloat {
+		return signature{}, fmt.Errorf("output %s: want a float32 tensor [N,D]", out.String())
+	}
+	od := out.Dimensions
+	if len(od) < 2 {
+		return signature{}, fmt.Errorf("output %q has shape %v: want [N,D] (one embedding per image)", out.Name, od)
+	}
+	if od[0] > 0 && int(od[0]) != s.batch {
+		return signature{}, fmt.Errorf("output %q has shape %v: its batch axis does not follow the input's %v", out.Name, od, d)
+	}
+	s.dim = 1
+	for _, n := range od[1:] {
+		if n <= 0 {
+			return signature{}, fmt.Errorf("output %q has shape %v: the embedding width is not fixed", out.Name, od)
+		}
+		s.dim *= int(n)
+	}
+	return s, nil
+}
+
+func describe(infos []ort.InputOutputInfo) string {
+	parts := make([]string, len(infos))
+	for i, info := range infos {
+		parts[i] = info.String()
+	}
+	return strings.Join(parts, "; ")
+}
