@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -167,4 +168,117 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+// TestIdentitiesLearnable checks that identity dominates per-photo variation
+// even for the crudest classifier: nearest class centre (leave-one-out) on
+// normalised thumbnails of the face centre. Mislabeled photos must land
+// nearest to the identity they really show.
+func TestIdentitiesLearnable(t *testing.T) {
+	dir, _ := generate(t, Options{Identities: 40, Seed: 9, Noise: 0.1, Size: 112})
+	truth, err := ReadTruth(filepath.Join(dir, "truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	features := make([][]float64, len(truth))
+	sums := map[string][]float64{}
+	counts := map[string]int{}
+	for i, p := range truth {
+		features[i] = thumbnail(t, filepath.Join(dir, "images", p.Path))
+		if p.Kind != Clean {
+			continue
+		}
+		if sums[p.TrueIdentity] == nil {
+			sums[p.TrueIdentity] = make([]float64, len(features[i]))
+		}
+		for j, v := range features[i] {
+			sums[p.TrueIdentity][j] += v
+		}
+		counts[p.TrueIdentity]++
+	}
+	nearest := func(f []float64, self string) string {
+		best, bestD := "", math.Inf(1)
+		for id, sum := range sums {
+			n := float64(counts[id])
+			if id == self {
+				n--
+			}
+			if n == 0 {
+				continue
+			}
+			d := 0.0
+			for j, v := range sum {
+				if id == self {
+					v -= f[j]
+				}
+				d += (v/n - f[j]) * (v/n - f[j])
+			}
+			if d < bestD {
+				best, bestD = id, d
+			}
+		}
+		return best
+	}
+	var clean, cleanHit, mis, misHit, misFiled int
+	for i, p := range truth {
+		switch {
+		case p.Kind == Clean && counts[p.TrueIdentity] > 1:
+			clean++
+			if nearest(features[i], p.TrueIdentity) == p.TrueIdentity {
+				cleanHit++
+			}
+		case p.Kind == Mislabeled:
+			mis++
+			switch nearest(features[i], "") {
+			case p.TrueIdentity:
+				misHit++
+			case filepath.Dir(p.Path):
+				misFiled++
+			}
+		}
+	}
+	t.Logf("nearest centre: %d/%d clean photos; of %d mislabeled, %d to their true identity, %d to the one they are filed under",
+		cleanHit, clean, mis, misHit, misFiled)
+	// Chance is 1 in 40; small identities have noisy centres, hence the margins.
+	if float64(cleanHit) < 0.6*float64(clean) || float64(misHit) < 0.4*float64(mis) || float64(misFiled) > 0.1*float64(mis) {
+		t.Errorf("identities not separable enough")
+	}
+}
+
+// thumbnail is the 56×56 face centre averaged to 14×14 RGB, normalised to
+// zero mean and unit norm so that exposure matters less.
+func thumbnail(t *testing.T, path string) []float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float64, 14*14*3)
+	for y := 28; y < 84; y++ {
+		for x := 28; x < 84; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			k := (((y-28)/4)*14 + (x-28)/4) * 3
+			out[k] += float64(r)
+			out[k+1] += float64(g)
+			out[k+2] += float64(b)
+		}
+	}
+	mean, norm := 0.0, 0.0
+	for _, v := range out {
+		mean += v
+	}
+	mean /= float64(len(out))
+	for i := range out {
+		out[i] -= mean
+		norm += out[i] * out[i]
+	}
+	for i := range out {
+		out[i] /= math.Sqrt(norm)
+	}
+	return out
 }
