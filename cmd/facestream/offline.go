@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/term"
+
+	"github.com/facestream/facestream/offline"
+	"github.com/facestream/facestream/offline/report"
+)
+
+const offlineUsage = `{run|embed|select|augment|equalize} DS --out EQ [--model M.onnx] [--config pipeline.yaml] [--work DIR] [--part i/N] [parameter flags]
+
+  run       every stage, skipping those whose outputs match their inputs and parameters
+  embed     S2: embed every photo (--part i/N: one identity range, for parallel jobs)
+  select    S2: class centres, cosines, the base (cos > t), report/removed.csv; merges the embed parts
+  augment   S3: offline augmentation of the base kept by a < cos < b (--part i/N)
+  equalize  S4: quotas and weights, the equalized dataset and its report; merges the augment parts`
+
+// runOffline runs the offline stages S2–S4 of a raw dataset.
+func runOffline(args []string) error {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "embed" && args[0] != "select" && args[0] != "augment" && args[0] != "equalize") {
+		fmt.Fprintf(os.Stderr, "usage: facestream offline %s\n", offlineUsage)
+		return fmt.Errorf("want a stage: run, embed, select, augment or equalize")
+	}
+	stage := args[0]
+	fs := newFlags("offline "+stage, offlineUsage)
+	out := fs.String("out", "", "equalized dataset folder to write (required)")
+	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
+	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
+	partFlag := fs.String("part", "0/1", "embed, augment: the identity range i/N this job handles")
+	overrides := map[string]func(c *offline.Config, v string) error{}
+	override := func(name, usage string, set func(c *offline.Config, v string) error) {
+		fs.String(name, "", usage)
+		overrides[name] = set
+	}
+	override("model", "pre-model .onnx (config: model)", func(c *offline.Config, v string) error { c.Model = v; return nil })
+	override("ort-lib", "ONNX Runtime shared library (config: ort_lib)", func(c *offline.Config, v string) error { c.OrtLib = v; return nil })
+	override("truth", "truth.csv of planted noise to score S2 against (config: truth)", func(c *offline.Config, v string) error { c.Truth = v; return nil })
+	override("seed", "seed of S3's recipes (config: seed)", func(c *offline.Config, v string) (err error) {
+		c.Seed, err = strconv.ParseUint(v, 10, 64)
+		return err
+	})
+	override("batch", "embedding batch (config: embed.batch)", intSetter(func(c *offline.Config) *int { return &c.Embed.Batch }))
+	override("t", "S2 threshold: cosine or quantile such as p10 (config: select.t)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Select.T }))
+	override("keep-min", "S2: best photos kept per identity whatever their cosine (config: select.keep_min)", intSetter(func(c *offline.Config) *int { return &c.Select.KeepMin }))
+	override("robust", "S2: true recomputes each centre from its first base (config: select.robust)", func(c *offline.Config, v string) (err error) {
+		c.Select.Robust, err = strconv.ParseBool(v)
+		return err
+	})
+	override("a", "S3 lower cosine bound: number, t or quantile of the base (config: augment.a)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.A }))
+	override("b", "S3 upper cosine bound: number, t or quantile of the base (config: augment.b)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.B }))
+	override("n", "S3 kept augmentations per identity, or auto (config: augment.n)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.N }))
+	override("attempts", "S3 candidates tried per wanted image (config: augment.attempts)", intSetter(func(c *offline.Config) *int { return &c.Augment.Attempts }))
+	override("policy", "S4 policy: balanced or sqrt (config: equalize.policy)", func(c *offline.Config, v string) error { c.Equalize.Policy = v; return nil })
+	override("target", "S4 target: median, a number or a quantile of clean sizes (config: equalize.target)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Equalize.Target }))
+	override("cap", "S4 most draws per identity: none, a number or a quantile (config: equalize.cap)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Equalize.Cap }))
+
+	pos, err := parseExact(fs, args[1:], "DS")
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		fs.Usage()
+		return fmt.Errorf("--out is required")
+	}
+	cfg := offline.DefaultConfig()
+	if *configPath != "" {
+		if cfg, err = offline.LoadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+	var setErr error
+	fs.Visit(func(f *flag.Flag) {
+		if set, ok := overrides[f.Name]; ok && setErr == nil {
+			if err := set(&cfg, f.Value.String()); err != nil {
+				setErr = fmt.Errorf("--%s %q: %w", f.Name, f.Value.String(), err)
+			}
+		}
+	})
+	if setErr != nil {
+		return setErr
+	}
+	part, err := offline.ParsePart(*partFlag)
+	if err != nil {
+		return err
+	}
+	if part.Count > 1 && stage != "embed" && stage != "augment" {
+		return fmt.Errorf("--part splits embed and augment only; select and equalize merge the parts")
+	}
+	p := &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		p.Progress = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	switch stage {
+	case "run":
+		err = p.Run(ctx)
+	case "embed":
+		err = p.Embed(part)
+	case "select":
+		err = p.Select()
+	case "augment":
+		err = p.Augment(part)
+	case "equalize":
+		err = p.Equalize()
+	}
+	if err != nil || (stage != "run" && stage != "equalize") {
+		return err
+	}
+	return printSummary(os.Stdout, *out)
+}
+
+func intSetter(field func(c *offline.Config) *int) func(c *offline.Config, v string) error {
+	return func(c *offline.Config, v string) (err error) {
+		*field(c), err = strconv.Atoi(v)
+		return err
+	}
+}
+
+func specSetter(field func(c *offline.Config) *offline.Spec) func(c *offline.Config, v string) error {
+	return func(c *offline.Config, v string) error {
+		*field(c) = offline.Spec(v)
+		return nil
+	}
+}
+
+// printSummary prints the figures of the report an equalize wrote.
+func printSummary(w io.Writer, out string) error {
+	data, err := os.ReadFile(filepath.Join(out, "report", "report.json"))
+	if err != nil {
+		return fmt.Errorf("read the report: %w", err)
+	}
+	var r report.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("read the report: %w", err)
+	}
+	fmt.Fprintf(w, "raw: %d photos of %d identities\n", r.Raw.Samples, r.Raw.Identities)
+	fmt.Fprintf(w, "S2: t %s = %.4f, kept %d, removed %d (see %s)\n", r.S2.TSpec, r.S2.T, r.S2.Kept, r.S2.Removed,
+		filepath.Join(out, "report", "removed.csv"))
+	if t := r.S2.Truth; t != nil {
+		fmt.Fprintf(w, "S2 vs truth: removed %.1f%% of %d noisy photos, kept %.1f%% of %d clean (precision %.3f, recall %.3f)\n",
+			100*t.NoiseRemovedRate, t.NoiseTotal, 100*t.CleanKeptRate, t.CleanTotal, t.Precision, t.Recall)
+	}
+	fmt.Fprintf(w, "S3: (a, b) = (%s, %s) = (%.4f, %.4f), kept %d of %d candidates\n", r.S3.ASpec, r.S3.BSpec, r.S3.A, r.S3.B,
+		r.S3.Accepted, r.S3.Attempts)
+	fmt.Fprintf(w, "S4: %s, target %d: identity entropy %.4f → %.4f, max/min %.1f → %.1f\n", r.S4.Policy, r.S4.Target,
+		r.S4.Before.Entropy, r.S4.After.Entropy, r.S4.Before.MaxMinRatio, r.S4.After.MaxMinRatio)
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report", "report.html"))
+	return nil
+}

@@ -1,0 +1,277 @@
+// Package offline runs the offline stages of the method on a raw dataset: S2 embeds every photo
+// with the pre-model and keeps each identity's base (cosine to its centre above t), S3 augments
+// the base and keeps candidates whose cosine lies in (a, b), S4 sets quotas and weights and writes
+// the equalized dataset with its report. A stage runner records a fingerprint of each stage's
+// inputs and parameters beside its outputs, so a rerun skips what is done and redoes what is not.
+package offline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/offline/embed"
+)
+
+// Pipeline runs the offline stages of one raw dataset into one equalized dataset.
+type Pipeline struct {
+	Dataset  string       // raw dataset folder
+	Out      string       // equalized dataset folder
+	Work     string       // stage outputs and records; "" → Out/.work
+	Config   Config       // every parameter
+	Log      *slog.Logger // nil → slog.Default()
+	Progress io.Writer    // where progress bars go (a terminal); nil: none
+}
+
+// Run runs every stage on the whole dataset, skipping those already done.
+func (p *Pipeline) Run(ctx context.Context) error {
+	return p.session(func(s *session) error {
+		steps := []func() error{
+			func() error { _, err := s.embed(Part{0, 1}); return err },
+			func() error { _, err := s.selectStage(1); return err },
+			func() error { _, err := s.augment(Part{0, 1}, 1); return err },
+			func() error { return s.equalize(1) },
+		}
+		for _, step := range steps {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Embed runs S2's embedding of one part of the identities.
+func (p *Pipeline) Embed(part Part) error {
+	return p.session(func(s *session) error { _, err := s.embed(part); return err })
+}
+
+// Select runs S2's selection over every embedded part.
+func (p *Pipeline) Select() error {
+	return p.session(func(s *session) error { _, err := s.selectStage(0); return err })
+}
+
+// Augment runs S3 on one part of the identities.
+func (p *Pipeline) Augment(part Part) error {
+	return p.session(func(s *session) error { _, err := s.augment(part, 0); return err })
+}
+
+// Equalize runs S4 over every augmented part and writes the equalized dataset and its report.
+func (p *Pipeline) Equalize() error {
+	return p.session(func(s *session) error { return s.equalize(0) })
+}
+
+// session is one invocation: the open raw dataset, the stage records, the embedder when needed.
+type session struct {
+	cfg       Config
+	ds        *arrowio.Dataset
+	dataset   string // raw dataset folder, absolute
+	out, work string // absolute
+	stages    *stages
+	log       *slog.Logger
+	progress  io.Writer
+	rawFP     string // the raw dataset's fingerprint
+	modelFP   string // sha256 of the model file; "" until needed
+	embedder  *embed.Embedder
+}
+
+func (p *Pipeline) session(fn func(s *session) error) (err error) {
+	if err := p.Config.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if p.Out == "" {
+		return errors.New("no output folder")
+	}
+	s := &session{cfg: p.Config, log: p.Log, progress: p.Progress}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.out, err = filepath.Abs(p.Out); err != nil {
+		return fmt.Errorf("output folder: %w", err)
+	}
+	s.work = filepath.Join(s.out, ".work")
+	if p.Work != "" {
+		if s.work, err = filepath.Abs(p.Work); err != nil {
+			return fmt.Errorf("work folder: %w", err)
+		}
+	}
+	if s.dataset, err = filepath.Abs(p.Dataset); err != nil {
+		return fmt.Errorf("dataset folder: %w", err)
+	}
+	if s.dataset == s.out {
+		return fmt.Errorf("output folder %s is the raw dataset itself", p.Out)
+	}
+	s.ds, err = arrowio.Open(s.dataset)
+	if err != nil {
+		return fmt.Errorf("open raw dataset: %w", err)
+	}
+	defer s.ds.Close()
+	if kind := s.ds.Manifest().Kind; kind != arrowio.KindRaw {
+		return fmt.Errorf("dataset %s is %s; the offline stages start from a raw dataset", p.Dataset, kind)
+	}
+	if s.ds.Len() == 0 {
+		return fmt.Errorf("dataset %s has no photos", p.Dataset)
+	}
+	s.rawFP = strconv.FormatUint(s.ds.Fingerprint(), 16)
+	s.stages = &stages{dir: filepath.Join(s.work, "stages"), log: s.log}
+	defer func() {
+		if s.embedder != nil {
+			if cerr := s.embedder.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("close embedder: %w", cerr)
+			}
+		}
+	}()
+	return fn(s)
+}
+
+// model returns the sha256 of the model file, which every stage that embeds records.
+func (s *session) model() (string, error) {
+	if s.modelFP != "" {
+		return s.modelFP, nil
+	}
+	if s.cfg.Model == "" {
+		return "", errors.New("no model: give --model M.onnx or model: in the config")
+	}
+	info, err := hashFile(s.cfg.Model)
+	if err != nil {
+		return "", fmt.Errorf("model: %w", err)
+	}
+	s.modelFP = info.SHA256
+	return s.modelFP, nil
+}
+
+// embedderFor opens the ONNX Runtime session on first use: a stage that is skipped never loads it.
+func (s *session) embedderFor() (*embed.Embedder, error) {
+	if s.embedder != nil {
+		return s.embedder, nil
+	}
+	c := s.cfg.Embed
+	e, err := embed.Open(embed.Options{Model: s.cfg.Model, Library: s.cfg.OrtLib, Batch: c.Batch, Mean: c.Mean,
+		Std: c.Std, BGR: c.BGR, Threads: c.Threads, Workers: c.Workers})
+	if err != nil {
+		return nil, fmt.Errorf("open model %s: %w", s.cfg.Model, err)
+	}
+	s.embedder = e
+	return e, nil
+}
+
+// bar returns a progress callback drawing a bar of total steps, or nil when there is no terminal.
+func (s *session) bar(total int, what string) (progress func(done int), finish func()) {
+	if s.progress == nil || total == 0 {
+		return nil, func() {}
+	}
+	b := progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
+		progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
+	return func(done int) { _ = b.Set(done) }, func() { _ = b.Finish() } // a bar that fails to draw costs nothing
+}
+
+// embedParams are the embedding settings that change an embedding (threads and workers do not).
+type embedParams struct {
+	Batch int        `json:"batch"`
+	Mean  [3]float32 `json:"mean"`
+	Std   [3]float32 `json:"std"`
+	BGR   bool       `json:"bgr"`
+}
+
+func (s *session) embedParams() embedParams {
+	c := s.cfg.Embed
+	return embedParams{Batch: c.Batch, Mean: c.Mean, Std: c.Std, BGR: c.BGR}
+}
+
+// partName is a stage's record name for one part.
+func partName(kind string, p Part) string { return kind + "-" + p.String() }
+
+// completeParts finds the records of every part of a split stage (kind "embed" or "augment") and
+// returns them in part order. count 0 accepts any split that is complete and current, the newest
+// when several are; a stage that is incomplete names the parts still to run.
+func (s *session) completeParts(kind string, count int, spec func(Part) (*stageSpec, error)) ([]*record, error) {
+	entries, err := os.ReadDir(s.stages.dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("list stage records: %w", err)
+	}
+	counts := map[int]bool{}
+	if count > 0 {
+		counts[count] = true
+	}
+	for _, e := range entries {
+		var p Part
+		if _, err := fmt.Sscanf(e.Name(), kind+"-%05d-of-%05d.json", &p.Index, &p.Count); err == nil && count == 0 {
+			counts[p.Count] = true
+		}
+	}
+	var best []*record
+	var bestTime int64
+	var missing []string
+	for _, n := range slices.Sorted(maps.Keys(counts)) {
+		recs, newest, absent, err := s.partRecords(kind, n, spec)
+		if err != nil {
+			return nil, err
+		}
+		if len(absent) > 0 {
+			missing = append(missing, absent...)
+			continue
+		}
+		if best == nil || newest > bestTime {
+			best, bestTime = recs, newest
+		}
+	}
+	if best == nil {
+		if len(missing) == 0 {
+			missing = []string{kind}
+		}
+		return nil, fmt.Errorf("stage %s is not done: run `facestream offline %s` (for a split run, every --part i/N); missing or stale: %s",
+			kind, kind, strings.Join(missing, ", "))
+	}
+	return best, nil
+}
+
+// partRecords checks the n records of a split stage, returning them, the newest record's time and
+// the names of the parts that are missing or stale.
+func (s *session) partRecords(kind string, n int, spec func(Part) (*stageSpec, error)) ([]*record, int64, []string, error) {
+	var recs []*record
+	var newest int64
+	var absent []string
+	for i := range n {
+		sp, err := spec(Part{i, n})
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		rec, stale, err := s.stages.current(sp)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if rec == nil {
+			absent = append(absent, sp.name+" ("+stale+")")
+			continue
+		}
+		if fi, err := os.Stat(s.stages.path(sp.name)); err == nil {
+			newest = max(newest, fi.ModTime().UnixNano())
+		}
+		recs = append(recs, rec)
+	}
+	return recs, newest, absent, nil
+}
+
+// fingerprints lists the output fingerprints of records, the inputs of the stage that reads them.
+func fingerprints(recs ...*record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.outputsFingerprint()
+	}
+	return out
+}

@@ -1,0 +1,248 @@
+package offline
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/offline/embed"
+	"github.com/facestream/facestream/offline/ingest"
+	"github.com/facestream/facestream/offline/synth"
+)
+
+// fixtureModel is a tiny random embedding net of the embedder's tests: it exercises every stage,
+// not the quality of the cleaning (that is TestQualityBar's, with the shipped pre-model).
+const fixtureModel = "embed/testdata/nchw128.onnx"
+
+// needRuntime skips a test when ONNX Runtime is not installed (make setup installs it).
+func needRuntime(t testing.TB) {
+	t.Helper()
+	if _, err := embed.LibraryPath(""); err != nil {
+		t.Skipf("ONNX Runtime is not available: %v", err)
+	}
+}
+
+// synthRaw generates a synthetic set and imports it as a raw dataset; it returns the raw dataset.
+func synthRaw(t testing.TB, dir string, opts synth.Options) string {
+	t.Helper()
+	src := filepath.Join(dir, "synth")
+	if _, err := synth.Generate(context.Background(), src, opts); err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, "raw")
+	_, err := ingest.Import(context.Background(), ingest.Options{Format: ingest.FormatImageFolder,
+		Source: filepath.Join(src, "images"), Out: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// pipeline makes a Pipeline whose log the test reads.
+func pipeline(raw, out, model string) (*Pipeline, *bytes.Buffer) {
+	var logs bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Model = model
+	return &Pipeline{Dataset: raw, Out: out, Config: cfg, Log: slog.New(slog.NewTextHandler(&logs, nil))}, &logs
+}
+
+// shardHashes identifies an equalized dataset's content: its shards and classes.
+func shardHashes(t testing.TB, dir string) []string {
+	t.Helper()
+	m, err := arrowio.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{m.Classes.SHA256}
+	for _, s := range m.Shards {
+		out = append(out, s.SHA256)
+	}
+	return out
+}
+
+var stageLine = regexp.MustCompile(`msg="stage (running|up to date, skipped)" stage=(\w+)`)
+
+// stagesRan lists, from a run's log, which stages ran and which were skipped.
+func stagesRan(logs string) (ran, skipped []string) {
+	for _, m := range stageLine.FindAllStringSubmatch(logs, -1) {
+		if m[1] == "running" {
+			ran = append(ran, m[2])
+		} else {
+			skipped = append(skipped, m[2])
+		}
+	}
+	return ran, skipped
+}
+
+func TestPipelineRunsResumesAndSplits(t *testing.T) {
+	needRuntime(t)
+	dir := t.TempDir()
+	raw := synthRaw(t, dir, synth.Options{Identities: 24, Seed: 3, Noise: 0.05, Junk: 0.01, Size: 64})
+	out := filepath.Join(dir, "eq")
+	p, logs := pipeline(raw, out, fixtureModel)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	want := shardHashes(t, out)
+	checkEqualized(t, raw, out)
+
+	rerun := func(name string, damage func(), wantRan []string) {
+		t.Helper()
+		damage()
+		p, logs := pipeline(raw, out, fixtureModel)
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, logs)
+		}
+		ran, skipped := stagesRan(logs.String())
+		if !slices.Equal(ran, wantRan) || len(ran)+len(skipped) != 4 {
+			t.Fatalf("%s: stages ran %v, skipped %v; want ran %v\n%s", name, ran, skipped, wantRan, logs)
+		}
+		if got := shardHashes(t, out); !slices.Equal(got, want) {
+			t.Fatalf("%s: the equalized dataset changed: %v, was %v", name, got, want)
+		}
+	}
+	work := filepath.Join(out, ".work")
+	rerun("unchanged", func() {}, nil)
+	// S3 remade gives the same bytes, so S4, whose inputs are S3's output hashes, stays done.
+	rerun("corrupt S3 output", func() {
+		os.WriteFile(filepath.Join(work, augmentFile(Part{0, 1})), []byte("torn"), 0o644)
+	}, []string{"augment"})
+	rerun("lost shard", func() { os.Remove(filepath.Join(out, "shards", "part-00000.arrow")) }, []string{"equalize"})
+	rerun("killed after S2", func() {
+		os.Remove(filepath.Join(work, "stages", "augment-00000-of-00001.json"))
+		os.RemoveAll(filepath.Join(out, "shards"))
+		os.Remove(filepath.Join(out, arrowio.ManifestName))
+	}, []string{"augment", "equalize"})
+	rerun("removed embeddings", func() { os.RemoveAll(filepath.Join(work, "embeddings")) }, []string{"embed"})
+
+	// Changed parameters rerun what they touch and nothing upstream.
+	p, logs = pipeline(raw, out, fixtureModel)
+	p.Config.Equalize.Policy = PolicySqrt
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran, _ := stagesRan(logs.String()); !slices.Equal(ran, []string{"equalize"}) {
+		t.Fatalf("a policy change ran %v, want equalize alone\n%s", ran, logs)
+	}
+
+	// Split jobs, merged by select and equalize, give the same dataset as one run.
+	split := filepath.Join(dir, "split")
+	p, logs = pipeline(raw, split, fixtureModel)
+	steps := []func() error{
+		func() error { return p.Embed(Part{1, 2}) },
+		func() error { return p.Embed(Part{0, 2}) },
+		p.Select,
+		func() error { return p.Augment(Part{0, 2}) },
+		func() error { return p.Augment(Part{1, 2}) },
+		p.Equalize,
+	}
+	if err := p.Augment(Part{0, 2}); err == nil || !strings.Contains(err.Error(), "not done") {
+		t.Fatalf("augment before embed: err = %v, want one saying what is not done", err)
+	}
+	for i, step := range steps {
+		if i == 4 {
+			if err := p.Equalize(); err == nil || !strings.Contains(err.Error(), "augment-00001-of-00002") {
+				t.Fatalf("equalize before augment: err = %v, want one naming the missing part", err)
+			}
+		}
+		if err := step(); err != nil {
+			t.Fatalf("split step %d: %v\n%s", i, err, logs)
+		}
+	}
+	if got := shardHashes(t, split); !slices.Equal(got, want) {
+		t.Fatalf("the split run wrote %v, the single run %v", got, want)
+	}
+}
+
+// checkEqualized checks what an equalized dataset promises: originals keep their ids and bytes,
+// augmentations follow with parents of their identity, weights are quota/count, the audit file
+// lists every removed photo.
+func checkEqualized(t *testing.T, rawDir, eqDir string) {
+	t.Helper()
+	raw, err := arrowio.Open(rawDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	eq, err := arrowio.Open(eqDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eq.Close()
+	if err := eq.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if eq.Manifest().Kind != arrowio.KindEqualized {
+		t.Fatalf("kind %s", eq.Manifest().Kind)
+	}
+	for _, st := range []string{"embed", "select", "augment", "equalize"} {
+		if _, ok := eq.Manifest().Stages[st]; !ok {
+			t.Errorf("manifest lacks stage %s", st)
+		}
+	}
+	classes := eq.Classes()
+	count := make([]int, len(classes))
+	var maxRaw int64
+	for row := range raw.Len() {
+		maxRaw = max(maxRaw, raw.ID(row))
+	}
+	augmented := 0
+	for row := range eq.Len() {
+		s := eq.Sample(row)
+		count[s.Label]++
+		if s.Origin == arrowio.OriginOriginal {
+			rr, ok := raw.Row(s.ID)
+			if !ok || !bytes.Equal(raw.Image(rr), s.Image) || raw.Label(rr) != s.Label || s.Parent != -1 {
+				t.Fatalf("original %d does not match the raw photo", s.ID)
+			}
+			continue
+		}
+		augmented++
+		pr, ok := raw.Row(s.Parent)
+		if s.ID <= maxRaw || !ok || raw.Label(pr) != s.Label || s.Recipe == "" || s.Sim <= 0 {
+			t.Fatalf("augmentation %+v: bad id, parent or recipe", s)
+		}
+	}
+	if augmented == 0 {
+		t.Fatal("no augmentation made it into the dataset")
+	}
+	for row := range eq.Len() {
+		c := classes[eq.Label(row)]
+		if want := float32(c.Quota) / float32(count[c.Label]); eq.Weight(row) != want {
+			t.Fatalf("row %d weight %v, want quota/count %v", row, eq.Weight(row), want)
+		}
+	}
+	removed := 0
+	for _, c := range classes {
+		removed += int(c.RawCount - c.CleanCount)
+		if int(c.Count) != count[c.Label] || c.Count != c.CleanCount+c.AugCount || c.Quota <= 0 {
+			t.Fatalf("class %+v, counted %d", c, count[c.Label])
+		}
+	}
+	f, err := os.Open(filepath.Join(eqDir, "report", "removed.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(lines)-1 != removed || !slices.Equal(lines[0], []string{"source", "identity", "cosine"}) {
+		t.Fatalf("removed.csv: %d lines, %v; want a header and %d photos", len(lines), err, removed)
+	}
+	for _, name := range []string{"report/report.json", "report/report.html", centersNPY, centersArrow, eqEmbeddings} {
+		if _, err := os.Stat(filepath.Join(eqDir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	e, err := readEmbeddings(filepath.Join(eqDir, eqEmbeddings))
+	if err != nil || e.len() != eq.Len() {
+		t.Fatalf("embeddings of the equalized dataset: %v rows, %v; want %d", e.len(), err, eq.Len())
+	}
+}

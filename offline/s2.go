@@ -1,0 +1,289 @@
+package offline
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/csv"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/facestream/facestream/arrowio"
+)
+
+// Work-folder files of S2.
+const (
+	centersNPY   = "centers.npy"
+	centersArrow = "centers.arrow"
+	cosineArrow  = "cosine.arrow"
+	removedCSV   = "report/removed.csv"
+)
+
+func embeddingsFile(p Part) string { return filepath.Join("embeddings", "part-"+p.String()+".arrow") }
+
+func (s *session) embedSpec(part Part) (*stageSpec, error) {
+	model, err := s.model()
+	if err != nil {
+		return nil, err
+	}
+	return &stageSpec{name: partName("embed", part), inputs: []string{s.rawFP}, model: model, root: s.work,
+		params: struct {
+			Embed embedParams `json:"embed"`
+			Part  Part        `json:"part"`
+		}{s.embedParams(), part}}, nil
+}
+
+// embed is S2's first half: the embedding of every photo of one part's identities.
+func (s *session) embed(part Part) (*record, error) {
+	spec, err := s.embedSpec(part)
+	if err != nil {
+		return nil, err
+	}
+	return s.stages.run(spec, func() ([]string, any, error) {
+		lo, hi := part.Labels(s.ds.NumClasses())
+		var rows []int
+		for row, l := range s.ds.Labels() {
+			if int(l) >= lo && int(l) < hi {
+				rows = append(rows, row)
+			}
+		}
+		e, err := s.embedderFor()
+		if err != nil {
+			return nil, nil, err
+		}
+		out := &embeddings{dim: e.Dim(), ids: make([]int64, len(rows)), labels: make([]int32, len(rows)),
+			emb: make([]float32, len(rows)*e.Dim())}
+		for i, row := range rows {
+			out.ids[i], out.labels[i] = s.ds.ID(row), s.ds.Label(row)
+		}
+		progress, done := s.bar(len(rows), "S2 embed")
+		err = e.Embed(len(rows), func(i int) []byte { return s.ds.Image(rows[i]) }, out.emb, progress)
+		done()
+		if err != nil {
+			return nil, nil, fmt.Errorf("embed photos of identities %d..%d: %w", lo, hi-1, err)
+		}
+		rel := embeddingsFile(part)
+		if err := writeEmbeddings(filepath.Join(s.work, rel), out); err != nil {
+			return nil, nil, err
+		}
+		return []string{rel}, struct{ Photos, Dim int }{len(rows), e.Dim()}, nil
+	})
+}
+
+// selectStats is what S2's selection records for the report.
+type selectStats struct {
+	T       float64 `json:"t"`
+	Kept    int     `json:"kept"`
+	Removed int     `json:"removed"`
+}
+
+func (s *session) selectSpec(embedded []*record) *stageSpec {
+	return &stageSpec{name: "select", inputs: fingerprints(embedded...), params: s.cfg.Select, root: s.work}
+}
+
+// selectStage is S2's second half over every embedded part (count parts; 0: whichever split is
+// complete): centres, cosines, the base, and the audit list of removed photos.
+func (s *session) selectStage(count int) (*record, error) {
+	embedded, err := s.completeParts("embed", count, s.embedSpec)
+	if err != nil {
+		return nil, err
+	}
+	return s.stages.run(s.selectSpec(embedded), func() ([]string, any, error) {
+		all, err := s.readEmbedded(embedded)
+		if err != nil {
+			return nil, nil, err
+		}
+		sel, err := selectBase(all, s.ds.NumClasses(), s.cfg.Select)
+		if err != nil {
+			return nil, nil, fmt.Errorf("select: %w", err)
+		}
+		if err := s.writeSelection(all, sel); err != nil {
+			return nil, nil, err
+		}
+		st := selectStats{T: sel.t}
+		for _, b := range sel.base {
+			if b {
+				st.Kept++
+			} else {
+				st.Removed++
+			}
+		}
+		return []string{centersNPY, centersArrow, cosineArrow, removedCSV}, st, nil
+	})
+}
+
+// readEmbedded reads the embeddings of every part, in id order.
+func (s *session) readEmbedded(parts []*record) (*embeddings, error) {
+	all := &embeddings{}
+	for _, rec := range parts {
+		for _, out := range rec.Outputs {
+			e, err := readEmbeddings(filepath.Join(rec.Root, out.File))
+			if err != nil {
+				return nil, err
+			}
+			if all.dim != 0 && e.dim != all.dim {
+				return nil, fmt.Errorf("%s has %d-d embeddings, other parts %d-d", out.File, e.dim, all.dim)
+			}
+			all.dim = e.dim
+			all.append(e)
+		}
+	}
+	if all.len() != s.ds.Len() {
+		return nil, fmt.Errorf("the embedded parts hold %d photos, the dataset %d", all.len(), s.ds.Len())
+	}
+	order := make([]int, all.len())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(all.ids[a], all.ids[b]) })
+	sorted := &embeddings{dim: all.dim, ids: make([]int64, 0, all.len()), labels: make([]int32, 0, all.len()),
+		emb: make([]float32, 0, len(all.emb))}
+	for _, i := range order {
+		sorted.ids, sorted.labels = append(sorted.ids, all.ids[i]), append(sorted.labels, all.labels[i])
+		sorted.emb = append(sorted.emb, all.row(i)...)
+	}
+	return sorted, nil
+}
+
+func cosineSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "cosine", Type: arrow.PrimitiveTypes.Float32},
+		{Name: "base", Type: arrow.FixedWidthTypes.Boolean},
+	}, nil)
+}
+
+func centersSchema(dim int) *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "identity", Type: arrow.BinaryTypes.String},
+		embeddingField(dim),
+	}, nil)
+}
+
+func (s *session) writeSelection(all *embeddings, sel *selection) error {
+	classes := s.ds.Classes()
+	if err := arrowio.WriteFileAtomic(filepath.Join(s.work, centersNPY), npyMatrix(sel.centers, len(classes), sel.dim)); err != nil {
+		return err
+	}
+	err := writeArrow(filepath.Join(s.work, centersArrow), centersSchema(sel.dim), func(b *array.RecordBuilder) {
+		for _, c := range classes {
+			b.Field(0).(*array.Int32Builder).Append(c.Label)
+			b.Field(1).(*array.StringBuilder).Append(c.Identity)
+		}
+		appendEmbeddings(b.Field(2).(*array.FixedSizeListBuilder), sel.centers, sel.dim)
+	})
+	if err != nil {
+		return err
+	}
+	err = writeArrow(filepath.Join(s.work, cosineArrow), cosineSchema(), func(b *array.RecordBuilder) {
+		b.Field(0).(*array.Int64Builder).AppendValues(all.ids, nil)
+		b.Field(1).(*array.Int32Builder).AppendValues(all.labels, nil)
+		b.Field(2).(*array.Float32Builder).AppendValues(sel.cosine, nil)
+		b.Field(3).(*array.BooleanBuilder).AppendValues(sel.base, nil)
+	})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"source", "identity", "cosine"}) // errors of a bytes.Buffer writer surface at Flush
+	for i, id := range all.ids {
+		if sel.base[i] {
+			continue
+		}
+		row, ok := s.ds.Row(id)
+		if !ok {
+			return fmt.Errorf("embedded photo %d is not in the dataset", id)
+		}
+		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity, strconv.FormatFloat(float64(sel.cosine[i]), 'f', 4, 32)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("write %s: %w", removedCSV, err)
+	}
+	return arrowio.WriteFileAtomic(filepath.Join(s.work, removedCSV), buf.Bytes())
+}
+
+// selected is S2's result as later stages read it, rows in id order.
+type selected struct {
+	ids     []int64
+	labels  []int32
+	cosine  []float32
+	base    []bool
+	dim     int
+	centers []float32 // classes × dim
+	t       float64
+}
+
+// readSelection reads S2's outputs.
+func (s *session) readSelection(rec *record) (*selected, error) {
+	sel := &selected{}
+	if err := rec.stats(&struct {
+		T *float64 `json:"t"`
+	}{&sel.t}); err != nil {
+		return nil, err
+	}
+	err := readArrow(filepath.Join(rec.Root, cosineArrow), func(r arrow.RecordBatch) error {
+		if want := cosineSchema(); !r.Schema().Equal(want) {
+			return fmt.Errorf("schema %s, want %s", r.Schema(), want)
+		}
+		sel.ids = append(sel.ids, r.Column(0).(*array.Int64).Int64Values()...)
+		sel.labels = append(sel.labels, r.Column(1).(*array.Int32).Int32Values()...)
+		sel.cosine = append(sel.cosine, r.Column(2).(*array.Float32).Float32Values()...)
+		base := r.Column(3).(*array.Boolean)
+		for i := range base.Len() {
+			sel.base = append(sel.base, base.Value(i))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = readArrow(filepath.Join(rec.Root, centersArrow), func(r arrow.RecordBatch) error {
+		dim, err := embeddingWidth(r.Schema(), 2)
+		if err != nil {
+			return err
+		}
+		sel.dim = dim
+		sel.centers = append(sel.centers, embeddingValues(r.Column(2), dim)...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(sel.centers) != s.ds.NumClasses()*sel.dim || len(sel.ids) != s.ds.Len() {
+		return nil, fmt.Errorf("S2's outputs in %s do not match the dataset (%d photos, %d identities)", rec.Root, s.ds.Len(), s.ds.NumClasses())
+	}
+	return sel, nil
+}
+
+// center is identity c's centre.
+func (sel *selected) center(c int) []float32 { return sel.centers[c*sel.dim : (c+1)*sel.dim] }
+
+// cleanSizes counts each identity's base.
+func (sel *selected) cleanSizes(classes int) []int {
+	n := make([]int, classes)
+	for i, b := range sel.base {
+		if b {
+			n[sel.labels[i]]++
+		}
+	}
+	return n
+}
+
+// baseCosines are the sorted cosines of the base photos, the distribution a and b's quantiles refer to.
+func (sel *selected) baseCosines() []float64 {
+	var v []float32
+	for i, b := range sel.base {
+		if b {
+			v = append(v, sel.cosine[i])
+		}
+	}
+	return sortedFloat64(v)
+}

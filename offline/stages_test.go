@@ -1,0 +1,282 @@
+package offline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/facestream/facestream/offline/synth"
+)
+
+// clusteredEmbeddings makes perClass photos for each of classes identities around random unit
+// directions (cosine to the direction about 0.9), and replaces the photos listed in outliers with
+// random directions: the shape of a cleanable set.
+func clusteredEmbeddings(classes, perClass, dim int, outliers map[int]bool) *embeddings {
+	rng := rand.New(rand.NewPCG(1, 2))
+	unit := func(v []float32) {
+		var n float64
+		for _, x := range v {
+			n += float64(x) * float64(x)
+		}
+		for i := range v {
+			v[i] = float32(float64(v[i]) / math.Sqrt(n))
+		}
+	}
+	e := &embeddings{dim: dim}
+	for c := range classes {
+		dir := make([]float32, dim)
+		for i := range dir {
+			dir[i] = float32(rng.NormFloat64())
+		}
+		unit(dir)
+		for k := range perClass {
+			v := make([]float32, dim)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			unit(v)
+			if !outliers[e.len()] {
+				for i := range v {
+					v[i] = 2*dir[i] + 0.1*v[i]*float32(k%3)
+				}
+				unit(v)
+			}
+			e.ids = append(e.ids, int64(e.len()))
+			e.labels = append(e.labels, int32(c))
+			e.emb = append(e.emb, v...)
+		}
+	}
+	return e
+}
+
+func TestSelectBase(t *testing.T) {
+	outliers := map[int]bool{3: true, 11: true, 12: true, 25: true}
+	e := clusteredEmbeddings(4, 8, 32, outliers)
+	for _, robust := range []bool{false, true} {
+		sel, err := selectBase(e, 4, SelectConfig{T: "0.65", KeepMin: 3, Robust: robust})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range sel.base {
+			if b == outliers[i] {
+				t.Errorf("robust=%v: photo %d (outlier %v) cosine %.3f base %v", robust, i, outliers[i], sel.cosine[i], b)
+			}
+		}
+		for c := range 4 {
+			var n float64
+			for _, v := range sel.centers[c*32 : (c+1)*32] {
+				n += float64(v) * float64(v)
+			}
+			if math.Abs(n-1) > 1e-5 {
+				t.Errorf("centre %d has norm² %v", c, n)
+			}
+		}
+	}
+	// A threshold no photo passes leaves each identity its keep_min best.
+	sel, err := selectBase(e, 4, SelectConfig{T: "0.999", KeepMin: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, rows := range rowsByClass(e.labels, 4) {
+		kept := 0
+		for _, i := range rows {
+			if sel.base[i] {
+				kept++
+				if outliers[i] {
+					t.Errorf("identity %d kept outlier %d among its best", c, i)
+				}
+			}
+		}
+		if kept != 3 {
+			t.Errorf("identity %d kept %d, want keep_min 3", c, kept)
+		}
+	}
+	// A quantile threshold removes that share of photos.
+	sel, err = selectBase(e, 4, SelectConfig{T: "p25", KeepMin: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed := len(sel.base) - countTrue(sel.base); removed != 8 {
+		t.Errorf("t = p25 removed %d of 32 photos, want 8", removed)
+	}
+	if _, err := selectBase(e, 3, SelectConfig{T: "0.5"}); err == nil {
+		t.Error("a label outside the classes was accepted")
+	}
+}
+
+func countTrue(v []bool) int {
+	n := 0
+	for _, x := range v {
+		if x {
+			n++
+		}
+	}
+	return n
+}
+
+func TestQuotas(t *testing.T) {
+	cases := []struct {
+		policy      string
+		target, cap int
+		count, want []int
+	}{
+		{PolicyBalanced, 10, 0, []int{1, 10, 100, 0}, []int{10, 10, 10, 0}},
+		{PolicyBalanced, 10, 5, []int{1, 10, 100}, []int{5, 5, 5}},
+		{PolicySqrt, 16, 0, []int{1, 4, 16, 100}, []int{4, 8, 16, 100}},
+		{PolicySqrt, 16, 50, []int{1, 100}, []int{4, 50}},
+	}
+	for _, tc := range cases {
+		if got := quotas(tc.policy, tc.target, tc.cap, tc.count); !slices.Equal(got, tc.want) {
+			t.Errorf("quotas(%s, T=%d, cap=%d, %v) = %v, want %v", tc.policy, tc.target, tc.cap, tc.count, got, tc.want)
+		}
+	}
+	if got := used(10, 4, 9); got != 6 {
+		t.Errorf("an identity of 4 clean photos with 9 augmentations uses %d to reach 10, want 6", got)
+	}
+	if got := used(10, 12, 9); got != 0 {
+		t.Errorf("an identity above the target uses %d augmentations, want 0", got)
+	}
+}
+
+func TestTargetAndCap(t *testing.T) {
+	clean := []int{0, 2, 3, 5, 8, 40}
+	cases := []struct {
+		spec   Spec
+		target bool
+		want   int
+		err    bool
+	}{
+		{"median", true, 5, false},
+		{"p0", true, 2, false},
+		{"12", true, 12, false},
+		{"0.2", true, 0, true},
+		{"none", false, 0, false},
+		{"p100", false, 40, false},
+		{"20", false, 20, false},
+	}
+	for _, tc := range cases {
+		f := headCap
+		if tc.target {
+			f = targetSize
+		}
+		got, err := f(tc.spec, clean)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("%q (target %v) = %d, %v; want %d", tc.spec, tc.target, got, err, tc.want)
+		}
+	}
+	if _, err := targetSize("median", []int{0, 0}); err == nil {
+		t.Error("a target over no clean identity resolved")
+	}
+}
+
+func TestNPYMatrix(t *testing.T) {
+	values := []float32{1, -2.5, 3, 4, 5, 6}
+	data := npyMatrix(values, 2, 3)
+	if !bytes.HasPrefix(data, []byte("\x93NUMPY\x01\x00")) {
+		t.Fatalf("magic %q", data[:8])
+	}
+	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
+	header := string(data[10 : 10+hlen])
+	if (10+hlen)%64 != 0 || !strings.HasSuffix(header, "\n") || !strings.Contains(header, "'shape': (2, 3)") || !strings.Contains(header, "'<f4'") {
+		t.Fatalf("header %q (data starts at %d)", header, 10+hlen)
+	}
+	body := data[10+hlen:]
+	if len(body) != 4*len(values) {
+		t.Fatalf("body %d bytes, want %d", len(body), 4*len(values))
+	}
+	for i, v := range values {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:])); got != v {
+			t.Fatalf("value %d = %v, want %v", i, got, v)
+		}
+	}
+}
+
+func TestEmbeddingsRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.arrow")
+	want := clusteredEmbeddings(3, 4, 5, nil)
+	if err := writeEmbeddings(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readEmbeddings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.dim != want.dim || !slices.Equal(got.ids, want.ids) || !slices.Equal(got.labels, want.labels) || !slices.Equal(got.emb, want.emb) {
+		t.Fatalf("read back %+v, wrote %+v", got, want)
+	}
+	if err := os.WriteFile(path, []byte("not arrow"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readEmbeddings(path); err == nil {
+		t.Fatal("a file that is not Arrow was read as embeddings")
+	}
+}
+
+func TestStageRunner(t *testing.T) {
+	root := t.TempDir()
+	var logs bytes.Buffer
+	st := &stages{dir: filepath.Join(root, "stages"), log: slog.New(slog.NewTextHandler(&logs, nil))}
+	runs := 0
+	work := func() ([]string, any, error) {
+		runs++
+		if err := os.WriteFile(filepath.Join(root, "out.bin"), []byte("result"), 0o644); err != nil {
+			return nil, nil, err
+		}
+		return []string{"out.bin"}, map[string]int{"n": 1}, nil
+	}
+	spec := &stageSpec{name: "demo", inputs: []string{"in"}, params: map[string]int{"p": 1}, root: root}
+	steps := []struct {
+		name   string
+		before func()
+		runs   int
+	}{
+		{"first run", func() {}, 1},
+		{"unchanged is skipped", func() {}, 1},
+		{"changed parameters rerun", func() { spec.params = map[string]int{"p": 2} }, 2},
+		{"changed input reruns", func() { spec.inputs = []string{"other"} }, 3},
+		{"corrupt output reruns", func() { os.WriteFile(filepath.Join(root, "out.bin"), []byte("resulT"), 0o644) }, 4},
+		{"missing output reruns", func() { os.Remove(filepath.Join(root, "out.bin")) }, 5},
+		{"missing record reruns", func() { os.Remove(st.path("demo")) }, 6},
+		{"then skipped again", func() {}, 6},
+	}
+	for _, s := range steps {
+		s.before()
+		rec, err := st.run(spec, work)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if runs != s.runs {
+			t.Fatalf("%s: work ran %d times, want %d\n%s", s.name, runs, s.runs, logs.String())
+		}
+		var stats map[string]int
+		if err := rec.stats(&stats); err != nil || stats["n"] != 1 {
+			t.Fatalf("%s: stats %v, %v", s.name, stats, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "skipped") || !strings.Contains(logs.String(), "out.bin is missing") {
+		t.Fatalf("the log does not say what was skipped and why stages reran:\n%s", logs.String())
+	}
+}
+
+func TestTruthOf(t *testing.T) {
+	sel := &selected{base: []bool{true, true, false, false, true, false}}
+	kinds := []synth.Kind{synth.Clean, synth.Clean, synth.Clean, synth.Junk, synth.Mislabeled, synth.Mislabeled}
+	got, err := truthOf(sel, func(i int) (synth.Kind, bool) { return kinds[i], true }, "truth.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CleanTotal != 3 || got.CleanKept != 2 || got.NoiseTotal != 3 || got.NoiseRemoved != 2 ||
+		math.Abs(got.Precision-2.0/3) > 1e-12 || math.Abs(got.Recall-2.0/3) > 1e-12 || got.NoiseRemovedRate != got.Recall {
+		t.Fatalf("truth %+v", got)
+	}
+	if _, err := truthOf(sel, func(int) (synth.Kind, bool) { return "", false }, "truth.csv"); err == nil {
+		t.Fatal("a truth that matches no photo was scored")
+	}
+}

@@ -1,0 +1,230 @@
+package offline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/offline/report"
+	"github.com/facestream/facestream/offline/synth"
+)
+
+// Examples of kept augmentations the report shows: a few identities, a few each.
+const (
+	exampleIdentities  = 12
+	examplesPerIdentiy = 2
+)
+
+// buildReport gathers what every stage did into report.Report.
+func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs []*record, eqSeconds float64) (*report.Report, error) {
+	r := &report.Report{Dataset: s.dataset, Output: s.out, Model: s.cfg.Model, Created: time.Now().UTC().Truncate(time.Second)}
+	sel := eq.sel
+	raw := make([]float64, s.ds.NumClasses())
+	for c, cl := range s.ds.Classes() {
+		r.Raw.Sizes = append(r.Raw.Sizes, int(cl.Count))
+		raw[c] = float64(cl.Count)
+	}
+	r.Raw.Samples, r.Raw.Identities = s.ds.Len(), s.ds.NumClasses()
+
+	var sst selectStats
+	if err := selRec.stats(&sst); err != nil {
+		return nil, err
+	}
+	r.S2.TSpec, r.S2.T, r.S2.KeepMin, r.S2.Robust = string(s.cfg.Select.T), sst.T, s.cfg.Select.KeepMin, s.cfg.Select.Robust
+	r.S2.Kept, r.S2.Removed = sst.Kept, sst.Removed
+	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.cosine, cosineLo, cosineHi, cosineBins))
+	r.S2.Quantiles = quantileMap(sortedFloat64(sel.cosine))
+	truth, err := s.scoreTruth(sel)
+	if err != nil {
+		return nil, err
+	}
+	r.S2.Truth = truth
+
+	r.S3.ASpec, r.S3.BSpec = string(s.cfg.Augment.A), string(s.cfg.Augment.B)
+	var cosine report.Histogram
+	for _, st := range eq.augStats {
+		r.S3.A, r.S3.B = st.A, st.B
+		for i, want := range st.Wanted {
+			r.S3.N = max(r.S3.N, want)
+			r.S3.Attempts += st.Attempts[i]
+			r.S3.Accepted += st.Accepted[i]
+			if st.Attempts[i] > 0 {
+				r.S3.AcceptPerIdentity = append(r.S3.AcceptPerIdentity, float64(st.Accepted[i])/float64(st.Attempts[i]))
+			}
+		}
+		cosine = addHistogram(cosine, st.Cosine)
+	}
+	r.S3.MaxAttempts = s.cfg.Augment.Attempts * r.S3.N
+	r.S3.Cosine = trimHistogram(cosine)
+	r.S3.Examples = eq.examples()
+
+	r.S4.Policy, r.S4.TargetSpec, r.S4.Target, r.S4.Cap = s.cfg.Equalize.Policy, string(s.cfg.Equalize.Target), eq.target, eq.cap
+	after := make([]float64, len(eq.quota))
+	for c, q := range eq.quota {
+		after[c] = float64(q)
+	}
+	r.S4.Before, r.S4.After, r.S4.Quotas = report.BalanceOf(raw), report.BalanceOf(after), eq.quota
+
+	r.Timings = map[string]float64{"S2 select": selRec.Seconds, "S4 equalize": eqSeconds}
+	for _, rec := range embedded {
+		r.Timings["S2 embed"] += rec.Seconds
+	}
+	for _, rec := range augRecs {
+		r.Timings["S3 augment"] += rec.Seconds
+	}
+	return r, nil
+}
+
+// examples picks kept augmentations S4 used, a few per identity, for the report's grid.
+func (eq *equalized) examples() []report.Example {
+	var out []report.Example
+	perLabel := map[int32]int{}
+	for k, id := range eq.augIDs {
+		l := eq.aug.labels[k]
+		if id < 0 || perLabel[l] == examplesPerIdentiy || (perLabel[l] == 0 && len(perLabel) == exampleIdentities) {
+			continue
+		}
+		perLabel[l]++
+		out = append(out, report.Example{Parent: eq.aug.parents[k], ID: id, Recipe: eq.aug.recipes[k], Sim: eq.aug.sims[k]})
+	}
+	return out
+}
+
+// writeReport writes report.json and report.html into the equalized dataset, with its images.
+func (s *session) writeReport(r *report.Report) error {
+	ds, err := arrowio.Open(s.out)
+	if err != nil {
+		return fmt.Errorf("reopen the equalized dataset: %w", err)
+	}
+	defer ds.Close()
+	return report.Write(s.out, r, func(id int64) []byte {
+		row, ok := ds.Row(id)
+		if !ok {
+			return nil
+		}
+		return ds.Image(row)
+	})
+}
+
+// addHistogram sums two histograms on the same bins; an empty one takes the other's bins.
+func addHistogram(a, b report.Histogram) report.Histogram {
+	if len(a.Counts) == 0 {
+		return report.Histogram{Edges: append([]float64(nil), b.Edges...), Counts: append([]int(nil), b.Counts...)}
+	}
+	for i := range min(len(a.Counts), len(b.Counts)) {
+		a.Counts[i] += b.Counts[i]
+	}
+	return a
+}
+
+// trimHistogram drops the empty bins at either end, so a plot spans the data, not [-1, 1].
+func trimHistogram(h report.Histogram) report.Histogram {
+	lo, hi := 0, len(h.Counts)
+	for lo < hi && h.Counts[lo] == 0 {
+		lo++
+	}
+	for hi > lo && h.Counts[hi-1] == 0 {
+		hi--
+	}
+	if lo == hi {
+		return h
+	}
+	return report.Histogram{Edges: h.Edges[lo : hi+1], Counts: h.Counts[lo:hi]}
+}
+
+// truthFile finds the truth of the planted noise: the configured file, else a truth.csv in the
+// raw dataset's source folder or the folder above it (synth writes DIR/truth.csv beside
+// DIR/images). "" when there is none.
+func (s *session) truthFile() (string, error) {
+	if s.cfg.Truth != "" {
+		if _, err := os.Stat(s.cfg.Truth); err != nil {
+			return "", fmt.Errorf("truth: %w", err)
+		}
+		return s.cfg.Truth, nil
+	}
+	src := s.ds.Manifest().Source
+	if src == "" {
+		return "", nil
+	}
+	for _, dir := range []string{src, filepath.Dir(src)} {
+		path := filepath.Join(dir, "truth.csv")
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("truth: %w", err)
+		}
+	}
+	return "", nil
+}
+
+// scoreTruth scores S2's cleaning against the planted noise (mislabeled and junk photos), with
+// "removed" as the positive class; nil when there is no truth. Photos are matched by their
+// source path inside the ImageFolder, truth.csv's path column.
+func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
+	path, err := s.truthFile()
+	if err != nil || path == "" {
+		return nil, err
+	}
+	photos, err := synth.ReadTruth(path)
+	if err != nil {
+		return nil, err
+	}
+	kind := make(map[string]synth.Kind, len(photos))
+	for _, p := range photos {
+		kind[p.Path] = p.Kind
+	}
+	return truthOf(sel, func(i int) (synth.Kind, bool) {
+		row, ok := s.ds.Row(sel.ids[i])
+		if !ok {
+			return "", false
+		}
+		k, ok := kind[s.ds.Source(row)]
+		return k, ok
+	}, path)
+}
+
+// truthOf counts S2's decisions against the kind of each photo (kindOf says false for a photo the
+// truth does not list).
+func truthOf(sel *selected, kindOf func(i int) (synth.Kind, bool), path string) (*report.Truth, error) {
+	t := &report.Truth{}
+	removed := 0
+	for i, base := range sel.base {
+		k, ok := kindOf(i)
+		if !ok {
+			continue
+		}
+		if !base {
+			removed++
+		}
+		if k == synth.Clean {
+			t.CleanTotal++
+			if base {
+				t.CleanKept++
+			}
+			continue
+		}
+		t.NoiseTotal++
+		if !base {
+			t.NoiseRemoved++
+		}
+	}
+	if t.CleanTotal+t.NoiseTotal == 0 {
+		return nil, fmt.Errorf("truth %s lists none of the dataset's photos (matched by source path)", path)
+	}
+	t.Precision = ratio(t.NoiseRemoved, removed)
+	t.Recall = ratio(t.NoiseRemoved, t.NoiseTotal)
+	t.CleanKeptRate = ratio(t.CleanKept, t.CleanTotal)
+	t.NoiseRemovedRate = t.Recall
+	return t, nil
+}
+
+// ratio is k/n, 0 when n is 0 (JSON has no NaN).
+func ratio(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(k) / float64(n)
+}
