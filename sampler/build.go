@@ -115,8 +115,17 @@ func buildWeighted(pop *Population, spec Spec) (*Epoch, error) {
 	}
 	table := newAliasTable(pop.Weights, sum)
 	order := make([]int32, draws)
-	for i := range order {
-		order[i] = table.draw(r.next())
+	// Draw the random words a block ahead: the lookup loop is then short
+	// enough for the CPU to keep many cache-missing table reads in flight.
+	var words [256]uint64
+	for block := order; len(block) > 0; block = block[min(len(block), len(words)):] {
+		n := min(len(block), len(words))
+		for i := range n {
+			words[i] = r.next()
+		}
+		for i, w := range words[:n] {
+			block[i] = table.draw(w)
+		}
 	}
 	return &Epoch{mode: Weighted, order: order}, nil
 }
