@@ -118,13 +118,13 @@ func buildWeighted(pop *Population, spec Spec) (*Epoch, error) {
 	// Draw the random words a block ahead: the lookup loop is then short
 	// enough for the CPU to keep many cache-missing table reads in flight.
 	var words [256]uint64
-	for block := order; len(block) > 0; block = block[min(len(block), len(words)):] {
-		n := min(len(block), len(words))
-		for i := range n {
+	for start := 0; start < len(order); start += len(words) {
+		block := order[start:min(start+len(words), len(order))]
+		for i := range block {
 			words[i] = r.next()
 		}
-		for i, w := range words[:n] {
-			block[i] = table.draw(w)
+		for i := range block {
+			block[i] = table.draw(words[i])
 		}
 	}
 	return &Epoch{mode: Weighted, order: order}, nil
