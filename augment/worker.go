@@ -52,7 +52,7 @@ func (w *Worker) Process(encoded []byte, seed uint64, epoch int, pos int64, dst 
 	if len(dst) != w.height*w.width*3 {
 		return fmt.Errorf("output buffer has %d bytes, want %d (%dx%dx3)", len(dst), w.height*w.width*3, w.height, w.width)
 	}
-	sw, sh, err := w.decode(encoded, seed, epoch, pos)
+	sw, sh, err := w.decode(encoded, &sampleKey{seed, epoch, pos})
 	if err != nil {
 		return err
 	}
@@ -60,16 +60,35 @@ func (w *Worker) Process(encoded []byte, seed uint64, epoch int, pos int64, dst 
 	return nil
 }
 
-// decode decodes encoded into w.src and draws the sample's plan as soon as the source size is
-// known. It returns the decoded size, which is smaller than the source's after a scaled decode.
-func (w *Worker) decode(encoded []byte, seed uint64, epoch int, pos int64) (int, int, error) {
+// DecodeRGB decodes encoded at full size, without augmenting, into the worker's own buffer and
+// returns it as packed RGB (valid until the worker's next call) with its size. It is the decode
+// step of Process alone: for decode benchmarks and previews.
+func (w *Worker) DecodeRGB(encoded []byte) (rgb []byte, width, height int, err error) {
+	width, height, err = w.decode(encoded, nil)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return w.src[:width*height*3], width, height, nil
+}
+
+// sampleKey identifies the random stream of one sample.
+type sampleKey struct {
+	seed  uint64
+	epoch int
+	pos   int64
+}
+
+// decode decodes encoded into w.src. With a sample key it draws the sample's plan as soon as
+// the source size is known and lets TurboJPEG scale the decode down to what the crop needs;
+// it returns the decoded size, smaller than the source's after a scaled decode.
+func (w *Worker) decode(encoded []byte, key *sampleKey) (int, int, error) {
 	format, err := sniffFormat(encoded)
 	if err != nil {
 		return 0, 0, err
 	}
 	var turboErr error
 	if format == FormatJPEG && w.jpeg != nil {
-		sw, sh, err := w.decodeJPEG(encoded, seed, epoch, pos)
+		sw, sh, err := w.decodeJPEG(encoded, key)
 		if err == nil {
 			return sw, sh, nil
 		}
@@ -86,13 +105,15 @@ func (w *Worker) decode(encoded []byte, seed uint64, epoch int, pos int64) (int,
 	}
 	w.src = toRGB(img, w.src)
 	b := img.Bounds()
-	w.draw(seed, epoch, pos, b.Dx(), b.Dy())
+	if key != nil {
+		w.draw(key, b.Dx(), b.Dy())
+	}
 	return b.Dx(), b.Dy(), nil
 }
 
-// decodeJPEG decodes with TurboJPEG, scaled down by the largest power of two that keeps the
-// crop at least as large as the output.
-func (w *Worker) decodeJPEG(encoded []byte, seed uint64, epoch int, pos int64) (int, int, error) {
+// decodeJPEG decodes with TurboJPEG. For a sample it scales down by the largest power of two
+// that keeps the crop at least as large as the output.
+func (w *Worker) decodeJPEG(encoded []byte, key *sampleKey) (int, int, error) {
 	ow, oh, err := w.jpeg.header(encoded)
 	if err != nil {
 		return 0, 0, err
@@ -100,10 +121,12 @@ func (w *Worker) decodeJPEG(encoded []byte, seed uint64, epoch int, pos int64) (
 	if err := checkSize(ow, oh); err != nil {
 		return 0, 0, fmt.Errorf("jpeg image: %w", err)
 	}
-	w.draw(seed, epoch, pos, ow, oh)
 	denom := 1
-	for denom < 8 && w.plan.crop.w >= float64(2*denom*w.width) && w.plan.crop.h >= float64(2*denom*w.height) {
-		denom *= 2
+	if key != nil {
+		w.draw(key, ow, oh)
+		for denom < 8 && w.plan.crop.w >= float64(2*denom*w.width) && w.plan.crop.h >= float64(2*denom*w.height) {
+			denom *= 2
+		}
 	}
 	var sw, sh int
 	w.src, sw, sh, err = w.jpeg.decode(encoded, ow, oh, denom, w.src)
@@ -117,9 +140,9 @@ func (w *Worker) decodeJPEG(encoded []byte, seed uint64, epoch int, pos int64) (
 }
 
 // draw makes every random draw of the sample, in profile order, from the (seed, epoch, pos) stream.
-func (w *Worker) draw(seed uint64, epoch int, pos int64, sw, sh int) {
+func (w *Worker) draw(key *sampleKey, sw, sh int) {
 	r := &w.rng
-	r.reset(seed, epoch, pos)
+	r.reset(key.seed, key.epoch, key.pos)
 	w.plan = plan{crop: box{0, 0, float64(sw), float64(sh)}}
 	pl := &w.plan
 	for _, o := range w.profile.ops {

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/augment"
+)
+
+// runAugment dispatches `facestream augment preview|bench`.
+func runAugment(args []string) error {
+	const usage = "usage: facestream augment preview DATASET --out grid.png [flags]\n" +
+		"       facestream augment bench FOLDER [flags]\n\n" +
+		"preview: a PNG grid of photos, each beside several augmented draws of it\n" +
+		"bench:   decode-only and decode+augment images/s on a folder of images, as JSON"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(os.Stderr, usage)
+		if len(args) == 0 {
+			return errors.New("want a subcommand: preview or bench")
+		}
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "preview":
+		return runAugmentPreview(args[1:])
+	case "bench":
+		return runAugmentBench(args[1:])
+	}
+	fmt.Fprintln(os.Stderr, usage)
+	return fmt.Errorf("unknown augment subcommand %q (want preview or bench)", args[0])
+}
+
+// previewGutter is the spacing between cells of the preview grid, in pixels.
+const previewGutter = 4
+
+func runAugmentPreview(args []string) error {
+	fs := newFlags("augment preview", "DATASET --out grid.png [flags]")
+	profileName := fs.String("profile", "face", "profile: built-in name ("+strings.Join(augment.ProfileNames(), ", ")+") or YAML/JSON file")
+	out := fs.String("out", "", "PNG file to write (required)")
+	photos := fs.Int("photos", 6, "photos (grid rows), spread evenly over the dataset")
+	draws := fs.Int("draws", 6, "augmented draws per photo (grid columns after the plain one)")
+	seed := fs.Uint64("seed", 0, "augmentation seed")
+	size := fs.Int("size", 112, "output image height and width")
+	pos, err := parseExact(fs, args, "DATASET")
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("--out is required")
+	}
+	if *photos < 1 || *draws < 1 || *size < 1 {
+		return fmt.Errorf("--photos=%d --draws=%d --size=%d: want positive numbers", *photos, *draws, *size)
+	}
+	profile, err := augment.ResolveProfile(*profileName)
+	if err != nil {
+		return err
+	}
+	plain, err := augment.BuiltinProfile("none")
+	if err != nil {
+		return err
+	}
+	ds, err := arrowio.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer ds.Close()
+	if ds.Len() == 0 {
+		return fmt.Errorf("dataset %s has no photos", pos[0])
+	}
+	n := min(*photos, ds.Len())
+	cell := *size + previewGutter
+	grid := image.NewRGBA(image.Rect(0, 0, (1+*draws)*cell+previewGutter, n*cell+previewGutter))
+	draw.Draw(grid, grid.Bounds(), image.NewUniform(color.RGBA{40, 40, 40, 255}), image.Point{}, draw.Src)
+	plainWorker := augment.NewWorker(plain, *size, *size)
+	worker := augment.NewWorker(profile, *size, *size)
+	buf := make([]byte, *size**size*3)
+	for i := range n {
+		row := i * ds.Len() / n
+		encoded := ds.Image(row)
+		// Column 0 is the photo only resized; the others are draws at successive positions.
+		for col := range 1 + *draws {
+			w, p := worker, int64(i**draws+col-1)
+			if col == 0 {
+				w, p = plainWorker, 0
+			}
+			if err := w.Process(encoded, *seed, 0, p, buf); err != nil {
+				return fmt.Errorf("row %d (id %d, label %d): %w", row, ds.ID(row), ds.Label(row), err)
+			}
+			pasteRGB(grid, buf, *size, previewGutter+col*cell, previewGutter+i*cell)
+		}
+	}
+	var enc bytes.Buffer
+	if err := png.Encode(&enc, grid); err != nil {
+		return fmt.Errorf("encode %s: %w", *out, err)
+	}
+	if err := arrowio.WriteFileAtomic(*out, enc.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s: %d photos × (plain + %d draws of profile %s), seed %d\n", *out, n, *draws, profile.Name, *seed)
+	return nil
+}
+
+// pasteRGB copies a size×size packed RGB image into grid at (x, y).
+func pasteRGB(grid *image.RGBA, rgb []byte, size, x, y int) {
+	for r := range size {
+		dst := grid.Pix[grid.PixOffset(x, y+r):]
+		src := rgb[r*size*3 : (r+1)*size*3]
+		for c := range size {
+			dst[4*c], dst[4*c+1], dst[4*c+2], dst[4*c+3] = src[3*c], src[3*c+1], src[3*c+2], 255
+		}
+	}
+}
+
+// benchResult is what `augment bench` prints.
+type benchResult struct {
+	Folder             string  `json:"folder"`
+	Files              int     `json:"files"`
+	Decoder            string  `json:"decoder"`
+	Profile            string  `json:"profile"`
+	Size               int     `json:"size"`
+	Workers            int     `json:"workers"`
+	Seconds            float64 `json:"seconds_per_phase"`
+	DecodeImgPerS      float64 `json:"decode_img_per_s"`
+	ProcessImgPerS     float64 `json:"process_img_per_s"`
+	DecodeImgPerSCore  float64 `json:"decode_img_per_s_per_worker"`
+	ProcessImgPerSCore float64 `json:"process_img_per_s_per_worker"`
+}
+
+func runAugmentBench(args []string) error {
+	fs := newFlags("augment bench", "FOLDER [flags]")
+	profileName := fs.String("profile", "face", "profile: built-in name or YAML/JSON file")
+	size := fs.Int("size", 112, "output image height and width")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines, one Worker each (one per core)")
+	seconds := fs.Float64("seconds", 3, "duration of each phase (decode only, then decode+augment)")
+	pos, err := parseExact(fs, args, "FOLDER")
+	if err != nil {
+		return err
+	}
+	if *workers < 1 || *size < 1 || *seconds <= 0 {
+		return fmt.Errorf("--workers=%d --size=%d --seconds=%g: want positive numbers", *workers, *size, *seconds)
+	}
+	profile, err := augment.ResolveProfile(*profileName)
+	if err != nil {
+		return err
+	}
+	images, err := readImages(pos[0])
+	if err != nil {
+		return err
+	}
+	duration := time.Duration(*seconds * float64(time.Second))
+	decodeRate, err := measure(*workers, duration, func(w *augment.Worker, i int64, _ []byte) error {
+		_, _, _, err := w.DecodeRGB(images[i%int64(len(images))])
+		return err
+	}, profile, *size)
+	if err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	processRate, err := measure(*workers, duration, func(w *augment.Worker, i int64, dst []byte) error {
+		return w.Process(images[i%int64(len(images))], 1, 0, i, dst)
+	}, profile, *size)
+	if err != nil {
+		return fmt.Errorf("decode+augment: %w", err)
+	}
+	res := benchResult{
+		Folder: pos[0], Files: len(images), Decoder: augment.JPEGDecoder, Profile: profile.Name, Size: *size,
+		Workers: *workers, Seconds: *seconds, DecodeImgPerS: decodeRate, ProcessImgPerS: processRate,
+		DecodeImgPerSCore: decodeRate / float64(*workers), ProcessImgPerSCore: processRate / float64(*workers),
+	}
+	out, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	return nil
+}
+
+// readImages reads every regular file of folder with an image extension, sorted by name.
+func readImages(folder string) ([][]byte, error) {
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		return nil, fmt.Errorf("read folder: %w", err)
+	}
+	var images [][]byte
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if !e.Type().IsRegular() || !slices.Contains([]string{".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}, ext) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(folder, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read image: %w", err)
+		}
+		images = append(images, data)
+	}
+	if len(images) == 0 {
+		return nil, fmt.Errorf("folder %s has no .jpg, .jpeg, .png, .bmp, .gif or .webp files", folder)
+	}
+	return images, nil
+}
+
+// measure runs step on workers goroutines, each with its own Worker and output buffer, for
+// duration after a short warm-up, and returns images per second over all of them.
+func measure(workers int, duration time.Duration, step func(w *augment.Worker, i int64, dst []byte) error, p *augment.Profile, size int) (float64, error) {
+	var next, done atomic.Int64
+	var stop atomic.Bool
+	var wg, ready sync.WaitGroup
+	errs := make([]error, workers)
+	start := make(chan struct{})
+	ready.Add(workers)
+	for g := range workers {
+		wg.Go(func() {
+			w := augment.NewWorker(p, size, size)
+			dst := make([]byte, size*size*3)
+			for range 32 { // warm-up: buffers grow to their steady size
+				if errs[g] = step(w, next.Add(1), dst); errs[g] != nil {
+					ready.Done()
+					return
+				}
+			}
+			ready.Done()
+			<-start
+			for !stop.Load() {
+				if errs[g] = step(w, next.Add(1), dst); errs[g] != nil {
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	time.Sleep(duration)
+	stop.Store(true)
+	elapsed := time.Since(t0)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return float64(done.Load()) / elapsed.Seconds(), nil
+}
