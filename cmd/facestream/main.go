@@ -25,6 +25,7 @@ func main() {
 		{"import", "import an ImageFolder, InsightFace .rec or Parquet set as a raw dataset", runImport},
 		{"export", "write a dataset as Parquet or InsightFace RecordIO", runExport},
 		{"inspect", "print a dataset's counts, identities, size histogram and shards", runInspect},
+		{"augment", "preview a profile on a dataset (PNG grid) or benchmark decode+augment on a folder", runAugment},
 		{"bench", "measure streaming throughput (images/s, batch times, CPU per image, server stages)", runBench},
 		{"offline", "clean, augment and equalize a raw dataset with a pre-model (S2–S4)", runOffline},
 	}
