@@ -160,8 +160,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "facestream bench: %s\n", where)
-	fmt.Fprintf(tw, "%d streams × batch %d, %dx%dx%d, profile %q, format %s; %d run(s) of %s after %s warm-up; %d CPUs\n\n",
-		c.Streams, c.Batch, r.Image.Height, r.Image.Width, r.Image.Channels, c.Profile, c.Format,
+	profile := c.Profile
+	if profile == "" {
+		profile = "the server's default"
+	}
+	fmt.Fprintf(tw, "%d streams × batch %d, %dx%dx%d, profile %s, format %s; %d run(s) of %s after %s warm-up; %d CPUs\n\n",
+		c.Streams, c.Batch, r.Image.Height, r.Image.Width, r.Image.Channels, profile, c.Format,
 		len(r.Runs), seconds(c.DurationS), seconds(c.WarmupS), r.Machine.CPUs)
 	m := r.Median
 	fmt.Fprintf(tw, "images/s\t%.0f\n", m.ImagesPerSec)

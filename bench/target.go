@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	t := &httpTarget{url: strings.TrimRight(cfg.URL, "/"), cfg: cfg, remote: true, http: &http.Client{}}
 	if cfg.Dataset != "" {
+		if cfg.Workers == 0 {
+			cfg.Workers = runtime.GOMAXPROCS(0) // the server's default, named in the report
+		}
 		addr, stop, err := serveInProcess(cfg)
 		if err != nil {
 			return nil, err

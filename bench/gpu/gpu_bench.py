@@ -70,12 +70,18 @@ def facestream_source(args, device):
 
 def torch_source(args, device):
     """PyTorch's DataLoader on the same JPEGs: PIL decode + the torchvision face profile, uint8 out."""
+    import torchvision
+
     torch_augment = import_torch_augment()
-    ds = torch_augment.face_dataset(args.images, size=args.size)
+    # ImageFolder's loader is PIL open + convert("RGB"), as bench/peer/torch_augment.py's own folder reader.
+    ds = torchvision.datasets.ImageFolder(args.images, transform=torch_augment.face_transform(args.size))
     loader = torch.utils.data.DataLoader(
         ds, batch_size=args.batch, shuffle=True, drop_last=True, **loader_options(args, device)
     )
-    return repeat_epochs(loader, None), f"PyTorch DataLoader (PIL + torchvision), {args.workers} workers"
+    # The transform ends in PILToTensor (uint8 CHW); an NHWC view lets both sources share to_device,
+    # which copies the bytes as they lie and lays them out channels_last on the device.
+    nhwc = ((images.permute(0, 2, 3, 1), labels) for images, labels in repeat_epochs(loader, None))
+    return nhwc, f"PyTorch DataLoader (PIL + torchvision face profile), {args.workers} workers"
 
 
 def loader_options(args, device):
@@ -153,7 +159,11 @@ def run_loader(args, device):
     shape = None
     with closing(batches):
         while w.tick(device):
-            x, y = to_device(*next(batches), device)
+            images_u8, labels = next(batches)
+            if args.uint8:
+                x = images_u8.to(device, non_blocking=images_u8.is_pinned())
+            else:
+                x, _ = to_device(images_u8, labels, device)
             if w.measuring():
                 images += x.shape[0]
                 steps += 1
@@ -294,6 +304,8 @@ def main(argv=None):
     p.add_argument("--classes", type=int, default=1000, help="ResNet-18 classes (the identities)")
     p.add_argument("--workers", type=int, nargs="+", default=[4],
                    help="DataLoader workers; several values (loader part) try each and keep the best")
+    p.add_argument("--uint8", action="store_true",
+                   help="loader part: move the uint8 batches only, without normalising (a CPU consumer's view)")
     p.add_argument("--prefetch", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warmup", type=float, default=10)
@@ -312,12 +324,13 @@ def main(argv=None):
         print(table)
         return 0
 
+    if args.part == "synthetic":
+        args.workers = [0]  # no loader
     device = torch.device(args.device)
     doc = {"part": args.name or args.part, "title": args.title, "device": str(device),
            "args": {k: v for k, v in vars(args).items() if k not in ("token", "files")}}
     try:
         if args.part == "synthetic":
-            args.workers = 0
             doc["result"] = run_synthetic(args, device)
         else:
             runs = []

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# facestream end to end on a GPU machine: how many images/s the stream delivers onto the GPU, how
+# fast a ResNet-18 trains from it and how long the GPU waits for data, side by side with PyTorch's
+# DataLoader on the same JPEGs. Needs: a statically linked facestream binary, python3 with torch
+# (2.x), torchvision and numpy (pyarrow used when present), a GPU. No Go, no network.
+#
+#   bench/gpu/run.sh --bin ./facestream                      # makes a synthetic set first
+#   bench/gpu/run.sh --bin ./facestream --data DS --images DIR  # DIR: the ImageFolder DS was imported from
+#   bench/gpu/run.sh --bin bin/facestream --cpu-smoke        # a few seconds on CPU: checks the script itself
+#
+# Parts, each its own process under a time limit, each writing WORK/part-*.json:
+#   a  facestream stream -> GPU, no model (the loader's ceiling), for each --workers value
+#   b  ResNet-18 (112x112, bf16 autocast, channels_last, SGD) trained from the stream, best workers of a
+#   c  the same two with PyTorch's DataLoader (PIL decode + torchvision face profile, uint8 out), --torch-workers
+#   d  ResNet-18 on tensors already on the GPU (the model's ceiling)
+# Prints one JSON document, then a markdown table, on stdout; progress goes to stderr.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+BIN="" DATA="" IMAGES="" WORK="" SMOKE=0
+PY=${PY:-python3}
+IDENTITIES=6000 BATCH=256 WORKERS="4 8" TORCH_WORKERS=15 WARMUP=10 SECONDS_EACH=30 TRAIN_SECONDS=45
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+while (($#)); do
+	case $1 in
+	--bin) BIN=$2; shift ;;
+	--data) DATA=$2; shift ;;
+	--images) IMAGES=$2; shift ;;
+	--work) WORK=$2; shift ;;
+	--identities) IDENTITIES=$2; shift ;;
+	--batch) BATCH=$2; shift ;;
+	--workers) WORKERS=$2; shift ;;
+	--torch-workers) TORCH_WORKERS=$2; shift ;;
+	--seconds) SECONDS_EACH=$2; TRAIN_SECONDS=$2; shift ;;
+	--cpu-smoke) SMOKE=1 ;;
+	-h | --help) usage 0 ;;
+	*) echo "unknown argument $1" >&2; usage ;;
+	esac
+	shift
+done
+[[ -n $BIN ]] || { echo "--bin PATH (a facestream binary) is required" >&2; usage; }
+[[ -x $BIN ]] || { echo "$BIN is not an executable file" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+DEVICE=cuda SERVE_WORKERS=$(nproc)
+if ((SMOKE)); then
+	# Tiny everything: the point is to run every code path of the script and the parts on CPU.
+	DEVICE=cpu IDENTITIES=${SMOKE_IDENTITIES:-30} BATCH=16 WORKERS="1" TORCH_WORKERS=1 WARMUP=1 SECONDS_EACH=2 TRAIN_SECONDS=2
+	SERVE_WORKERS=2
+fi
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/facestream-gpu.XXXXXX")}
+mkdir -p "$WORK"
+trap 'stop_server' EXIT
+trap 'exit 130' INT TERM
+
+if [[ -z $DATA ]]; then
+	make_dataset "$BIN" "$WORK" "$IDENTITIES"
+	DATA=$WORK/ds IMAGES=$WORK/synth/images
+fi
+[[ -f $DATA/dataset.json ]] || { echo "$DATA is not a facestream dataset (no dataset.json)" >&2; exit 2; }
+[[ -n $IMAGES && -d $IMAGES ]] || { echo "--images DIR: the ImageFolder of the same JPEGs, for PyTorch's DataLoader" >&2; exit 2; }
+CLASSES=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["identities"])' "$DATA/dataset.json")
+log "dataset $DATA: $CLASSES identities; images for PyTorch in $IMAGES; work in $WORK"
+
+export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+COMMON=(--device "$DEVICE" --batch "$BATCH" --classes "$CLASSES" --warmup "$WARMUP")
+PARTS=()
+
+# part NAME TITLE LIMIT_S ARGS... runs one part of gpu_bench.py under a time limit; a part that fails
+# or overruns leaves a JSON saying so, and the script goes on with the next.
+part() {
+	local name=$1 title=$2 limit=$3
+	shift 3
+	local out=$WORK/part-$name.json
+	rm -f "$out"
+	log "part $name: $title (at most ${limit}s)"
+	local rc=0
+	timeout -k 10 "$limit" "$PY" "$HERE/gpu_bench.py" "$@" "${COMMON[@]}" --name "$name" --title "$title" --out "$out" || rc=$?
+	if [[ ! -s $out ]]; then
+		"$PY" -c 'import json, sys; json.dump({"part": sys.argv[1], "title": sys.argv[2], "error": sys.argv[3]}, open(sys.argv[4], "w"))' \
+			"$name" "$title" "exit status $rc (124: over its ${limit}s limit)" "$out"
+	fi
+	PARTS+=("$out")
+}
+
+# A part's limit: its warm-up and window per configuration, plus start-up and shutdown slack.
+limit() { echo $(($1 * (${WARMUP%.*} + ${2%.*}) + 45)); }
+
+start_server "$BIN" "$DATA" "$WORK/serve.log" --profile face --workers "$SERVE_WORKERS"
+log "serving on $SERVER_URL with $SERVE_WORKERS workers"
+read -ra WLIST <<<"$WORKERS"
+part a-loader "facestream -> $DEVICE, no model" "$(limit ${#WLIST[@]} "$SECONDS_EACH")" \
+	loader --url "$SERVER_URL" --workers "${WLIST[@]}" --seconds "$SECONDS_EACH"
+BEST=$("$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["result"]["best"]["workers"] if "result" in d else sys.argv[2])' "$WORK/part-a-loader.json" "${WLIST[0]}")
+part b-train "facestream -> ResNet-18 ($BEST workers)" "$(limit 1 "$TRAIN_SECONDS")" \
+	train --url "$SERVER_URL" --workers "$BEST" --seconds "$TRAIN_SECONDS"
+stop_server
+
+part c-torch-loader "PyTorch DataLoader -> $DEVICE, no model ($TORCH_WORKERS workers)" "$(limit 1 "$SECONDS_EACH")" \
+	loader --images "$IMAGES" --workers "$TORCH_WORKERS" --seconds "$SECONDS_EACH"
+part c-torch-train "PyTorch DataLoader -> ResNet-18 ($TORCH_WORKERS workers)" "$(limit 1 "$TRAIN_SECONDS")" \
+	train --images "$IMAGES" --workers "$TORCH_WORKERS" --seconds "$TRAIN_SECONDS"
+part d-synthetic "ResNet-18 on tensors already on the $DEVICE" "$(limit 1 "$SECONDS_EACH")" \
+	synthetic --seconds "$SECONDS_EACH"
+
+"$PY" "$HERE/gpu_bench.py" report "${PARTS[@]}" --out "$WORK/gpu_bench.json" >"$WORK/table.md"
+cat "$WORK/gpu_bench.json"
+echo
+cat "$WORK/table.md"
+log "results in $WORK/gpu_bench.json and $WORK/table.md"
