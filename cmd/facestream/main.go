@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 )
 
@@ -45,7 +44,6 @@ func main() {
 			if errors.Is(err, flag.ErrHelp) {
 				return
 			}
-			slog.Error(name+" failed", "err", err)
 			fmt.Fprintf(os.Stderr, "facestream %s: %v\n", name, err)
 			os.Exit(1)
 		}
