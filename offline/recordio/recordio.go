@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Magic starts every record part.
@@ -78,14 +79,9 @@ func (r *Reader) Next() ([]byte, error) {
 		}
 		r.off += 8
 		size := len(r.buf)
-		r.buf = grow(r.buf, pad4(int(n32)))
-		if _, err := io.ReadFull(r.r, r.buf[size:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		if err := r.read(pad4(int(n32))); err != nil {
 			return nil, fmt.Errorf("record at offset %d: %d bytes of data: %w", start, n32, err)
 		}
-		r.off += int64(pad4(int(n32)))
 		r.buf = r.buf[:size+int(n32)]
 		if cflag == flagWhole || cflag == flagEnd {
 			return r.buf, nil
@@ -94,14 +90,26 @@ func (r *Reader) Next() ([]byte, error) {
 	}
 }
 
-// grow extends b by n bytes, reusing its capacity.
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), 2*cap(b)+n)
-		copy(nb, b)
-		b = nb
+// readChunk bounds how far the buffer grows ahead of the data actually read,
+// so a corrupt length word cannot make the reader allocate half a gigabyte.
+const readChunk = 1 << 20
+
+// read appends n bytes from the stream to r.buf.
+func (r *Reader) read(n int) error {
+	for n > 0 {
+		k := min(n, readChunk)
+		size := len(r.buf)
+		r.buf = slices.Grow(r.buf, k)[:size+k]
+		if _, err := io.ReadFull(r.r, r.buf[size:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		r.off += int64(k)
+		n -= k
 	}
-	return b[:len(b)+n]
+	return nil
 }
 
 // Writer writes records in dmlc's exact layout, splitting at aligned magics.

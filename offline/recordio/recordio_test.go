@@ -405,3 +405,57 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFile feeds arbitrary .rec bytes and .idx text through Open, Images
+// and Payload: errors are fine, panics and reads past the data are not.
+func FuzzFile(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "seed.rec")
+	w, err := CreateSet(path, 2, 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, img := range [][]byte{imageWithMagic(0), []byte("plain")} {
+		if err := w.Add(i, img); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	rec, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	idx, err := os.ReadFile(IndexPath(path))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rec, string(idx))
+	f.Add(rec[:len(rec)-5], string(idx))
+	f.Add(le32(Magic, 24, 2, 0, 0, 0, 0, 0), "0\t0\n")
+	f.Fuzz(func(t *testing.T, rec []byte, idx string) {
+		path := filepath.Join(t.TempDir(), "f.rec")
+		if err := os.WriteFile(path, rec, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(IndexPath(path), []byte(idx), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		file, err := Open(path)
+		if err != nil {
+			return
+		}
+		defer file.Close()
+		images, err := file.Images()
+		if err != nil {
+			return
+		}
+		for _, im := range images {
+			payload, err := file.Payload(im)
+			if err == nil && len(payload) > len(rec) {
+				t.Fatalf("key %d: %d-byte payload from a %d-byte file", im.Key, len(payload), len(rec))
+			}
+		}
+	})
+}
