@@ -141,3 +141,14 @@ func FuzzSpec(f *testing.F) {
 		}
 	})
 }
+
+// The shipped example documents every parameter at its default; it must stay in step.
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	got, err := LoadConfig("../examples/pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := DefaultConfig(); got != want {
+		t.Fatalf("examples/pipeline.yaml gives\n%+v\nthe defaults are\n%+v", got, want)
+	}
+}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,4 +247,41 @@ func checkEqualized(t *testing.T, rawDir, eqDir string) {
 	if err != nil || e.len() != eq.Len() {
 		t.Fatalf("embeddings of the equalized dataset: %v rows, %v; want %d", e.len(), err, eq.Len())
 	}
+}
+
+// BenchmarkOfflineRun times the whole offline run (S2–S4, report included) on a demo-sized synth set
+// of 300 identities, with the shipped pre-model when it is there. Run with -benchtime=1x: each
+// iteration starts from an empty output folder.
+func BenchmarkOfflineRun(b *testing.B) {
+	needRuntime(b)
+	model := premodel
+	if _, err := os.Stat(model); err != nil {
+		model = fixtureModel
+	}
+	b.Logf("model %s", model)
+	dir := b.TempDir()
+	raw := synthRaw(b, dir, synth.Options{Identities: 300, Seed: 11, Noise: 0.05, Junk: 0.01, Size: 112})
+	ds, err := arrowio.Open(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	photos := ds.Len()
+	ds.Close()
+	b.ResetTimer()
+	for i := range b.N {
+		p, logs := pipeline(raw, filepath.Join(dir, "eq", strconv.Itoa(i)), model)
+		if err := p.Run(context.Background()); err != nil {
+			b.Fatalf("%v\n%s", err, logs)
+		}
+	}
+	b.ReportMetric(float64(photos*b.N)/b.Elapsed().Seconds(), "photos/s")
+	data, err := os.ReadFile(filepath.Join(dir, "eq", "0", "report", "report.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var r struct{ Timings map[string]float64 }
+	if err := json.Unmarshal(data, &r); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d photos; seconds per stage: %v", photos, r.Timings)
 }

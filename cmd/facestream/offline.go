@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 
@@ -100,11 +99,11 @@ func runOffline(args []string) error {
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		p.Progress = os.Stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	// No signal handler: an interrupt kills the process at once, which is safe because every stage
+	// output is written atomically and a rerun picks up after the last finished stage.
 	switch stage {
 	case "run":
-		err = p.Run(ctx)
+		err = p.Run(context.Background())
 	case "embed":
 		err = p.Embed(part)
 	case "select":
