@@ -60,5 +60,12 @@ func runImport(args []string) error {
 		rep.Samples, rep.Identities, rep.Source, *out, rep.Seconds, rep.ImagesPerSecond)
 	fmt.Printf("quarantined %d, duplicates %d, empty identities %d: see %s\n",
 		len(rep.Quarantined), len(rep.Duplicates), len(rep.EmptyIdentities), filepath.Join(*out, ingest.ReportName))
+	const shown = 5
+	for _, q := range rep.Quarantined[:min(shown, len(rep.Quarantined))] {
+		fmt.Printf("  quarantined %s: %s\n", q.Source, q.Reason)
+	}
+	if len(rep.Quarantined) > shown {
+		fmt.Printf("  ... and %d more\n", len(rep.Quarantined)-shown)
+	}
 	return nil
 }

@@ -92,27 +92,32 @@ type Image struct {
 
 // Images lists the image records in key order with their identities,
 // reading only their headers. An InsightFace set starts with a header
-// record (key 0, labels [first identity record, end)); the image keys are
-// then 1 up to the first identity record, and the identity records (empty
-// payloads holding label ranges) are skipped. Without a header record every
-// record with a payload is an image.
+// record (key 0, labels [first identity record, end)): images at keys 1 up
+// to the first identity record, then identity records (empty payloads
+// holding label ranges). Records are told apart by content: the header
+// record is skipped, every other record with a payload is an image, empty
+// ones are metadata. Where the header's count is exact in float32 (below
+// 2^24, as in MS1M and WebFace; Glint360K is past it) it is checked.
 func (f *File) Images() ([]Image, error) {
-	first, last := uint64(0), uint64(math.MaxUint64)
+	hasHeader, announced := false, -1
 	if len(f.index) > 0 && f.index[0].Key == 0 {
 		h, payload, err := f.peek(f.index[0])
 		if err != nil {
 			return nil, err
 		}
 		if h.Flag >= 2 && payload == 0 {
-			if !(h.Labels[0] >= 1 && h.Labels[0] <= h.Labels[1] && h.Labels[1] <= 1<<31) {
+			if !(h.Labels[0] >= 1 && h.Labels[0] <= h.Labels[1]) {
 				return nil, fmt.Errorf("%s: header record labels [%g, %g) are not a key range: %w", f.path, h.Labels[0], h.Labels[1], ErrCorrupt)
 			}
-			first, last = 1, uint64(h.Labels[0])
+			hasHeader = true
+			if h.Labels[0] <= 1<<24 {
+				announced = int(h.Labels[0]) - 1
+			}
 		}
 	}
 	var images []Image
 	for _, e := range f.index {
-		if e.Key < first || e.Key >= last {
+		if hasHeader && e.Key == 0 {
 			continue
 		}
 		h, payload, err := f.peek(e)
@@ -123,13 +128,13 @@ func (f *File) Images() ([]Image, error) {
 			continue // an identity record, or an empty record: no image in it
 		}
 		id := h.Identity()
-		if id < 0 || id != float32(math.Trunc(float64(id))) || id > 1<<24 {
+		if !(id >= 0 && id <= 1<<24) || id != float32(math.Trunc(float64(id))) {
 			return nil, fmt.Errorf("%s: key %d: identity label %g is not a class index: %w", f.path, e.Key, id, ErrCorrupt)
 		}
 		images = append(images, Image{Key: e.Key, Offset: e.Offset, Identity: int64(id)})
 	}
-	if last != math.MaxUint64 && uint64(len(images)) != last-first {
-		return nil, fmt.Errorf("%s: header record announces %d images, index has %d: %w", f.path, last-first, len(images), ErrCorrupt)
+	if announced >= 0 && len(images) != announced {
+		return nil, fmt.Errorf("%s: header record announces %d images, found %d: %w", f.path, announced, len(images), ErrCorrupt)
 	}
 	return images, nil
 }
