@@ -1,0 +1,377 @@
+"""The training stream of a facestream server as a PyTorch IterableDataset."""
+
+import http.client
+import json
+import time
+import urllib.parse
+import warnings
+
+import numpy as np
+import numpy.lib.format as npy_format
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+try:
+    import pyarrow as pa
+    import pyarrow.ipc as pa_ipc
+except ImportError:  # the NPY format needs nothing beyond numpy
+    pa = None
+
+__all__ = ["StreamDataset", "StreamLoader", "StreamError", "TruncatedStream"]
+
+_STATE_VERSION = 1
+# Parameters that define the stream; a state from a different stream cannot resume this one.
+_STATE_KEYS = ("batch_size", "seed", "mode", "profile", "epochs", "pad")
+
+
+class StreamError(Exception):
+    """The server refused the request, or the stream could not be read after the allowed retries."""
+
+
+class TruncatedStream(Exception):
+    """The stream ended before its end marker: the connection was cut."""
+
+
+class StreamDataset(IterableDataset):
+    """A facestream server's `GET /v1/stream` as a `torch.utils.data.IterableDataset`.
+
+    Each item is one training batch exactly as the server's plan orders it:
+    ``(images, labels)`` with ``images`` a uint8 tensor [B,H,W,C] (augmented by
+    the server) and ``labels`` an int64 tensor [B]; with ``return_ids=True``,
+    ``(images, labels, ids)`` with the int64 sample ids.
+
+    Sharding is automatic. The rank and world size come from ``torch.distributed``
+    when it is initialised (else rank 0 of 1). In a DataLoader with
+    ``num_workers=k``, worker w of rank r reads sub-stream ``r*k + w`` of ``world*k``,
+    so the workers of all ranks together read every batch of the epoch exactly
+    once. Batches are already formed by the server: use ``batch_size=None``, or
+    better :class:`StreamLoader`, which also counts delivered batches for
+    :meth:`state_dict`::
+
+        ds = facestream.StreamDataset("http://127.0.0.1:8080", batch_size=256, epoch=0)
+        for images, labels in facestream.StreamLoader(ds, num_workers=4, pin_memory=True):
+            x = facestream.to_device(images, "cuda")   # float NCHW, normalised on the GPU
+            ...
+
+    Resume: :meth:`state_dict` after any batch, and :meth:`load_state_dict` on a
+    new dataset built with the same arguments, continue with exactly the next
+    batch, the same images and the same augmentation (the server seeds every
+    image by (seed, epoch, position)). A cut connection is resumed the same way,
+    transparently, from the last whole batch (up to ``max_retries`` attempts in a
+    row, with exponential back-off).
+
+    Args:
+        url: the server, e.g. ``http://127.0.0.1:8080`` (https works too).
+        batch_size: images per batch.
+        epoch: the (first) epoch to stream; see also :meth:`set_epoch`.
+        seed: the plan and augmentation seed; every rank must use the same.
+        mode: ``uniform``, ``balanced``, ``weighted`` or ``pk`` (None: the
+            dataset's default).
+        profile: online augmentation profile (None: the server's default).
+        token: bearer token, when the server runs with ``--token``.
+        format: ``arrow`` (needs pyarrow) or ``npy``; None picks arrow when
+            pyarrow is importable, else npy.
+        epochs: epochs streamed back to back from ``epoch``; 0 streams forever.
+        timeout: seconds to wait for a connection or for the next bytes.
+        return_ids: also yield the sample ids.
+        pad: wrap around to fill the last batches instead of dropping the remainder.
+        max_retries: reconnections in a row without progress before giving up.
+    """
+
+    def __init__(self, url, batch_size, epoch=0, seed=0, mode=None, profile=None, token=None, format=None,
+                 epochs=1, timeout=60.0, return_ids=False, pad=False, max_retries=5):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if epochs < 0:
+            raise ValueError(f"epochs must be >= 0 (0 streams forever), got {epochs}")
+        if format is None:
+            format = "arrow" if pa is not None else "npy"
+        if format not in ("arrow", "npy"):
+            raise ValueError(f"format must be 'arrow' or 'npy', got {format!r}")
+        if format == "arrow" and pa is None:
+            raise ValueError("format='arrow' needs pyarrow; install it or use format='npy'")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url must be http(s)://host[:port][/prefix], got {url!r}")
+        self.url = url
+        self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path.rstrip("/")
+        self.batch_size, self.epoch, self.seed = batch_size, epoch, seed
+        self.mode, self.profile, self.token, self.format = mode, profile, token, format
+        self.epochs, self.timeout, self.return_ids, self.pad = epochs, timeout, return_ids, bool(pad)
+        self.max_retries = max_retries
+        self._resume = 0  # batches of this rank already consumed, counted from (epoch, start 0)
+        self._delivered = 0  # batches delivered to the trainer so far, same origin
+        self._streams = None  # sub-streams per rank the counts refer to (DataLoader workers, or 1)
+
+    # ----- resume ---------------------------------------------------------------------------
+
+    def set_epoch(self, epoch):
+        """Starts the next iteration at the beginning of `epoch` (like DistributedSampler.set_epoch)."""
+        self.epoch, self._resume, self._delivered = epoch, 0, 0
+
+    def state_dict(self):
+        """Where the trainer is: enough to continue with exactly the next batch.
+
+        The count is of batches delivered to the trainer: by iterating the dataset
+        directly, or through :class:`StreamLoader` (a plain DataLoader with workers
+        cannot report them; its workers run in other processes).
+        """
+        state = {"version": _STATE_VERSION, "epoch": self.epoch, "batches": self._delivered,
+                 "streams": self._streams or 1}
+        state.update({k: getattr(self, k) for k in _STATE_KEYS})
+        return state
+
+    def load_state_dict(self, state):
+        """Continues from a :meth:`state_dict` of a dataset with the same stream arguments."""
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"unsupported facestream state version {state.get('version')!r}")
+        diff = {k: (state[k], getattr(self, k)) for k in _STATE_KEYS if state[k] != getattr(self, k)}
+        if diff:
+            raise ValueError(f"state is of another stream (saved, here): {diff}")
+        self.epoch = state["epoch"]
+        self._resume = self._delivered = state["batches"]
+        self._streams = state["streams"] if state["batches"] else None
+
+    def _begin(self, streams):
+        """Fixes the number of sub-streams of this rank before an iteration starts."""
+        if self._resume and self._streams not in (None, streams):
+            raise ValueError(f"the state was saved reading {self._streams} sub-streams per rank (DataLoader "
+                             f"workers); resume with the same number, not {streams}")
+        self._streams = streams
+        self._delivered = self._resume
+
+    # ----- iteration ------------------------------------------------------------------------
+
+    def __iter__(self):
+        worker = get_worker_info()
+        in_main = worker is None
+        k, w = (1, 0) if in_main else (worker.num_workers, worker.id)
+        if in_main:
+            self._begin(1)
+        elif self._streams not in (None, k):
+            raise ValueError(f"dataset prepared for {self._streams} sub-streams, read by {k} workers: "
+                             "use StreamLoader, or the same num_workers as the saved state")
+        n = self._resume
+        # The DataLoader takes batches from its workers round-robin, starting at worker 0;
+        # rotating which sub-stream each worker reads makes a resumed run take the
+        # next batch from the sub-stream an uninterrupted run would have.
+        sub = (w + n % k) % k
+        done = max(0, (n - sub + k - 1) // k)  # batches of sub-stream `sub` among the first n
+        rank, world = _rank_world()
+        for item in self._read(rank * k + sub, world * k, done, shared=not in_main):
+            if in_main:
+                self._delivered += 1
+            yield item
+
+    def _read(self, rank, world, done, shared):
+        """Yields the batches of sub-stream (rank, world) after its first `done`, reconnecting on a cut."""
+        per_epoch = None
+        if done:
+            per_epoch = self._batches_per_rank(world)
+        failures = 0
+        while True:
+            if per_epoch is not None and (per_epoch == 0 or (self.epochs and done >= per_epoch * self.epochs)):
+                return
+            epoch, start = self.epoch, done
+            epochs = self.epochs
+            if per_epoch:
+                epoch += done // per_epoch
+                start = done % per_epoch
+                if epochs:
+                    epochs -= done // per_epoch
+            query = self._query(rank=rank, world=world, batch=self.batch_size, epoch=epoch,
+                                start=start * self.batch_size, seed=self.seed, mode=self.mode,
+                                profile=self.profile, format=self.format, epochs=epochs,
+                                pad=int(self.pad))
+            conn = None
+            try:
+                conn, resp = self._get("/v1/stream", query)
+                per_epoch = _header_int(resp, "X-Facestream-Batches-Per-Epoch")
+                decode = _arrow_batches if self.format == "arrow" else _npy_batches
+                for images, labels, ids in decode(resp, shared):
+                    done += 1
+                    failures = 0
+                    labels = labels.long()
+                    yield (images, labels, ids) if self.return_ids else (images, labels)
+                if not epochs or done < per_epoch * self.epochs:
+                    raise TruncatedStream(f"stream ended after {done} of {per_epoch * self.epochs} batches")
+                return
+            except (OSError, http.client.HTTPException, TruncatedStream, _RetryableStatus) + _ARROW_ERRORS as err:
+                failures += 1
+                if failures > self.max_retries:
+                    raise StreamError(f"{self.url}: stream of rank {rank}/{world} failed {failures} times "
+                                      f"in a row at batch {done}: {err}") from err
+                time.sleep(min(8.0, 0.25 * 2 ** (failures - 1)))
+            finally:
+                if conn is not None:
+                    conn.close()
+
+    # ----- HTTP -----------------------------------------------------------------------------
+
+    def info(self, world=None, batch=None, mode=None):
+        """The server's `/v1/info` JSON; with world and batch, it includes that plan's batches per rank."""
+        query = self._query(world=world, batch=batch, mode=mode if mode is not None else self.mode,
+                            pad=int(self.pad) if world else None)
+        conn, resp = self._get("/v1/info", query)
+        try:
+            return json.loads(resp.read())
+        finally:
+            conn.close()
+
+    def batches_per_epoch(self, num_workers=0):
+        """Batches one rank receives per epoch when read by `num_workers` DataLoader workers."""
+        k = max(1, num_workers)
+        return k * self._batches_per_rank(_rank_world()[1] * k)
+
+    def _batches_per_rank(self, world):
+        return int(self.info(world=world, batch=self.batch_size)["plan"]["batches_per_rank"])
+
+    def _query(self, **params):
+        return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+
+    def _get(self, path, query):
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        conn = cls(self._netloc, timeout=self.timeout)
+        try:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            conn.request("GET", f"{self._prefix}{path}?{query}", headers=headers)
+            resp = conn.getresponse()
+            if resp.status != 200:
+                body = resp.read(64 << 10)
+                try:
+                    message = json.loads(body)["error"]
+                except (ValueError, KeyError, TypeError):
+                    message = body.decode("utf-8", "replace").strip()
+                err = f"{self.url}{path}: HTTP {resp.status}: {message}"
+                if resp.status == 429 or resp.status >= 500:
+                    raise _RetryableStatus(err)
+                raise StreamError(err)
+            return conn, resp
+        except BaseException:
+            conn.close()
+            raise
+
+
+class StreamLoader(DataLoader):
+    """A DataLoader for a :class:`StreamDataset`: ``batch_size=None`` and batch counting.
+
+    Counting the batches handed to the trainer, in the trainer's process, is what
+    lets ``dataset.state_dict()`` name the exact resume point when the batches come
+    from worker processes. Other DataLoader arguments (``pin_memory``,
+    ``prefetch_factor``, ``timeout``...) pass through; persistent workers do not
+    fit a stream that restarts from the resume point each time and are refused.
+    """
+
+    def __init__(self, dataset, num_workers=0, **kwargs):
+        if not isinstance(dataset, StreamDataset):
+            raise TypeError(f"StreamLoader reads a StreamDataset, not {type(dataset).__name__}")
+        if kwargs.get("persistent_workers"):
+            raise ValueError("StreamLoader does not support persistent_workers")
+        if kwargs.pop("batch_size", None) is not None:
+            raise ValueError("the server forms the batches: set batch_size on the StreamDataset")
+        super().__init__(dataset, batch_size=None, num_workers=num_workers, **kwargs)
+
+    def __iter__(self):
+        ds = self.dataset
+        if self.num_workers == 0:  # the dataset runs here and counts for itself
+            yield from super().__iter__()
+            return
+        ds._begin(self.num_workers)
+        for batch in super().__iter__():
+            ds._delivered += 1
+            yield batch
+
+
+class _RetryableStatus(Exception):
+    """429 (stream limit) or 5xx: worth another try after a pause."""
+
+
+_ARROW_ERRORS = (pa.ArrowException,) if pa is not None else ()
+
+
+def _rank_world():
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _header_int(resp, name):
+    value = resp.getheader(name)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise StreamError(f"response lacks a valid {name} header: {value!r}") from None
+
+
+def _alloc(shape, dtype, shared):
+    """A tensor to read into; in a DataLoader worker it is allocated in shared memory
+    so that passing it to the trainer's process copies nothing."""
+    t = torch.empty(shape, dtype=dtype)
+    return t.share_memory_() if shared else t
+
+
+_TORCH_DTYPES = {np.dtype("uint8"): torch.uint8, np.dtype("<i4"): torch.int32, np.dtype("<i8"): torch.int64}
+
+
+def _read_npy(fp, shared=False):
+    """Reads one NPY v1.0 array from fp into a fresh tensor with a single readinto."""
+    try:
+        version = npy_format.read_magic(fp)
+        if version != (1, 0):
+            raise StreamError(f"NPY version {version} in stream, want (1, 0)")
+        shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
+    except ValueError as err:  # numpy's words for a short read, or a garbled header
+        raise TruncatedStream(f"NPY header: {err}") from err
+    if fortran or dtype not in _TORCH_DTYPES:
+        raise StreamError(f"unexpected NPY array in stream: dtype {dtype}, fortran_order {fortran}")
+    t = _alloc(shape, _TORCH_DTYPES[dtype], shared)
+    view = memoryview(t.numpy()).cast("B")
+    got = 0
+    while got < len(view):
+        n = fp.readinto(view[got:])
+        if not n:
+            raise TruncatedStream(f"NPY body: {got} of {len(view)} bytes")
+        got += n
+    return t
+
+
+def _npy_batches(fp, shared):
+    """Yields (images, labels, ids) from an NPY stream; returns at its end marker."""
+    while True:
+        images = _read_npy(fp, shared)
+        if images.dim() == 1:  # end marker [batches_sent, images_sent]
+            return
+        if images.dim() != 4 or images.dtype != torch.uint8:
+            raise StreamError(f"expected a uint8 [B,H,W,C] images array, got {images.dtype} {tuple(images.shape)}")
+        labels, ids = _read_npy(fp), _read_npy(fp)
+        if labels.shape != ids.shape or labels.shape != images.shape[:1]:
+            raise StreamError(f"batch arrays disagree: images {tuple(images.shape)}, labels {tuple(labels.shape)}, "
+                              f"ids {tuple(ids.shape)}")
+        yield images, labels, ids
+
+
+def _arrow_batches(fp, shared):
+    """Yields (images, labels, ids) from an Arrow IPC stream of the facestream schema."""
+    reader = pa_ipc.open_stream(fp)
+    meta = reader.schema.metadata or {}
+    try:
+        shape = tuple(int(meta[k]) for k in (b"height", b"width", b"channels"))
+    except (KeyError, ValueError) as err:
+        raise StreamError(f"Arrow schema metadata lacks the image shape: {err}") from err
+    for batch in reader:
+        column = batch.column("image")
+        if isinstance(column, pa.ExtensionArray):  # arrow.fixed_shape_tensor, when pyarrow knows it
+            column = column.storage
+        pixels = column.flatten().to_numpy(zero_copy_only=True).reshape((len(batch),) + shape)
+        if shared:
+            images = _alloc(pixels.shape, torch.uint8, True)
+            images.numpy()[...] = pixels
+        else:
+            with warnings.catch_warnings():  # Arrow memory is read-only; the tensor shares it
+                warnings.simplefilter("ignore", UserWarning)
+                images = torch.from_numpy(pixels)
+        labels = torch.from_numpy(batch.column("label").to_numpy(zero_copy_only=False))
+        ids = torch.from_numpy(batch.column("id").to_numpy(zero_copy_only=False))
+        yield images, labels, ids

@@ -1,0 +1,238 @@
+"""The Python client against a live server (python/with_server.sh provides it through FACESTREAM_URL,
+FACESTREAM_BIN and FACESTREAM_DATASET): sharding across DataLoader workers and ranks versus
+`facestream plan`, training on the stream, resume from state_dict, and reconnection after cuts."""
+
+import os
+import socket
+import subprocess
+import threading
+import unittest
+import urllib.parse
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import facestream
+
+URL = os.environ.get("FACESTREAM_URL")
+BIN = os.environ.get("FACESTREAM_BIN")
+DATASET = os.environ.get("FACESTREAM_DATASET")
+BATCH, SEED = 8, 7
+
+
+def plan_ids(rank, world, epoch=0):
+    out = subprocess.run(
+        [BIN, "plan", DATASET, "--mode", "uniform", "--epoch", str(epoch), "--rank", str(rank),
+         "--world", str(world), "--batch", str(BATCH), "--seed", str(SEED)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return [int(line) for line in out.split()]
+
+
+def interleaved_plan(world, epoch=0):
+    """The epoch as a reader of `world` sub-streams taken round-robin sees it."""
+    per_rank = [plan_ids(r, world, epoch) for r in range(world)]
+    batches = [[ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] for ids in per_rank]
+    return [i for group in zip(*batches) for batch in group for i in batch]
+
+
+def dataset(url=URL, **kw):
+    args = dict(batch_size=BATCH, seed=SEED, mode="uniform", format="npy", return_ids=True)
+    args.update(kw)
+    return facestream.StreamDataset(url, **args)
+
+
+def collect(batches):
+    return [(images, labels, ids) for images, labels, ids in batches]
+
+
+def flat_ids(batches):
+    return [i for _, _, ids in batches for i in ids.tolist()]
+
+
+class CuttingProxy:
+    """A loopback TCP proxy in front of the server that cuts its first `cuts` connections
+    after `after` bytes of response, as a failing network or a killed server would."""
+
+    def __init__(self, upstream, after, cuts):
+        parts = urllib.parse.urlsplit(upstream)
+        self.upstream = (parts.hostname, parts.port)
+        self.after, self.cuts, self.connections = after, cuts, 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            with self.lock:
+                self.connections += 1
+                cut = self.cuts > 0
+                self.cuts -= cut
+            threading.Thread(target=self._serve, args=(client, cut), daemon=True).start()
+
+    def _serve(self, client, cut):
+        upstream = socket.create_connection(self.upstream)
+        threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+        self._pump(upstream, client, self.after if cut else None)
+        for s in (client, upstream):
+            s.close()
+
+    @staticmethod
+    def _pump(src, dst, limit):
+        sent = 0
+        try:
+            while limit is None or sent < limit:
+                data = src.recv(65536 if limit is None else min(65536, limit - sent))
+                if not data:
+                    return
+                dst.sendall(data)
+                sent += len(data)
+            dst.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+
+
+@unittest.skipUnless(URL and BIN and DATASET, "needs a live server: run python/run_tests.sh")
+class StreamTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.info = dataset().info()
+        cls.reference = collect(dataset())  # one whole epoch, one stream
+
+    def test_info(self):
+        self.assertEqual(self.info["identities"], 40)
+        self.assertEqual(self.info["image"], {"height": 32, "width": 32, "channels": 3})
+        self.assertEqual(dataset().batches_per_epoch(num_workers=2), 2 * (self.info["dataset"]["samples"] // 16))
+
+    def test_single_stream_equals_plan(self):
+        self.assertEqual(flat_ids(self.reference), plan_ids(0, 1))
+        images, labels, ids = self.reference[0]
+        self.assertEqual((images.dtype, tuple(images.shape)), (torch.uint8, (BATCH, 32, 32, 3)))
+        self.assertEqual((labels.dtype, ids.dtype), (torch.int64, torch.int64))
+
+    def test_two_workers_stream_the_plan_of_two_ranks(self):
+        batches = collect(facestream.StreamLoader(dataset(), num_workers=2))
+        ids = flat_ids(batches)
+        want = interleaved_plan(2)
+        self.assertEqual(ids, want)
+        self.assertEqual(len(set(ids)), len(ids), "an id came twice")
+        samples = self.info["dataset"]["samples"]
+        self.assertGreater(len(ids), samples - 2 * BATCH, "more than the remainder is missing")
+
+    def test_labels_are_stable_per_id_across_epochs(self):
+        label_of = {}
+        ds = dataset(epochs=2)
+        batches = collect(ds)
+        self.assertEqual(len(batches), 2 * (self.info["dataset"]["samples"] // BATCH))
+        for _, labels, ids in batches:
+            for i, label in zip(ids.tolist(), labels.tolist()):
+                self.assertIn(label, range(40))
+                self.assertEqual(label_of.setdefault(i, label), label, f"id {i} changed label")
+        self.assertEqual(flat_ids(batches), plan_ids(0, 1, epoch=0) + plan_ids(0, 1, epoch=1))
+
+    def test_tiny_model_trains(self):
+        torch.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 40),
+        ).to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        batches = [(images, labels) for images, labels, _ in self.reference[:4]]
+        losses = []
+        for _ in range(15):
+            for images, labels in batches:
+                loss = F.cross_entropy(model(facestream.to_device(images, "cpu")), labels)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+        first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
+        self.assertLess(last, 0.5 * first, f"loss {first:.3f} -> {last:.3f}")
+
+    def assertSameBatches(self, got, want):
+        self.assertEqual(flat_ids(got), flat_ids(want))
+        for (gi, gl, _), (wi, wl, _) in zip(got, want):
+            self.assertTrue(torch.equal(gi, wi), "same position, different pixels")
+            self.assertTrue(torch.equal(gl, wl))
+
+    def resume_after(self, n, num_workers, **kw):
+        """Reads n batches, saves the state, and resumes in a fresh dataset."""
+        first = dataset(**kw)
+        loader = facestream.StreamLoader(first, num_workers=num_workers)
+        head = []
+        for batch in loader:
+            head.append(batch)
+            if len(head) == n:
+                break
+        state = first.state_dict()
+        del loader
+        second = dataset(**kw)
+        second.load_state_dict(state)
+        return head, collect(facestream.StreamLoader(second, num_workers=num_workers)), state
+
+    def test_resume_in_process(self):
+        head, tail, state = self.resume_after(3, 0)
+        self.assertEqual(state["batches"], 3)
+        self.assertSameBatches(head + tail, self.reference)
+
+    def test_resume_with_workers_mid_round(self):
+        whole = collect(facestream.StreamLoader(dataset(), num_workers=2))
+        head, tail, state = self.resume_after(5, 2)  # odd: the next batch is worker 1's
+        self.assertEqual((state["batches"], state["streams"]), (5, 2))
+        self.assertSameBatches(head + tail, whole)
+
+    def test_resume_across_epochs(self):
+        per_epoch = len(self.reference)
+        head, tail, _ = self.resume_after(per_epoch + 2, 0, epochs=2)
+        self.assertEqual(len(head) + len(tail), 2 * per_epoch)
+        self.assertSameBatches(head[:per_epoch], self.reference)
+        self.assertEqual(flat_ids(head + tail)[per_epoch * BATCH:], plan_ids(0, 1, epoch=1))
+
+    def test_state_of_another_stream_is_refused(self):
+        state = dataset().state_dict()
+        with self.assertRaisesRegex(ValueError, "batch_size"):
+            dataset(batch_size=BATCH * 2).load_state_dict(state)
+        _, _, state = self.resume_after(2, 2)
+        ds = dataset()
+        ds.load_state_dict(state)
+        with self.assertRaisesRegex(ValueError, "same number"):
+            next(iter(facestream.StreamLoader(ds, num_workers=1)))
+
+    def test_reconnects_after_cut_connections(self):
+        image_bytes = BATCH * 32 * 32 * 3
+        proxy = CuttingProxy(URL, after=2 * image_bytes + 500, cuts=2)  # mid-batch
+        try:
+            got = collect(dataset(proxy.url))
+        finally:
+            proxy.close()
+        self.assertSameBatches(got, self.reference)
+        self.assertEqual(proxy.connections, 3)
+
+    def test_gives_up_after_max_retries(self):
+        proxy = CuttingProxy(URL, after=10, cuts=100)
+        try:
+            with self.assertRaisesRegex(facestream.StreamError, "failed 3 times"):
+                collect(dataset(proxy.url, max_retries=2))
+        finally:
+            proxy.close()
+        self.assertEqual(proxy.connections, 3)
+
+    def test_bad_parameters_fail_fast_with_the_servers_message(self):
+        for kw, word in ((dict(batch_size=1 << 20), "batch"), (dict(mode="nope"), "mode")):
+            with self.subTest(**kw):
+                with self.assertRaisesRegex(facestream.StreamError, f"HTTP 400.*{word}"):
+                    next(iter(dataset(**kw)))
+
+
+if __name__ == "__main__":
+    unittest.main()

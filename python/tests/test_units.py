@@ -1,0 +1,78 @@
+"""Server-free tests: the NPY stream parser and to_device."""
+
+import io
+import unittest
+
+import numpy as np
+import numpy.lib.format as npy_format
+import torch
+
+import facestream
+from facestream import stream
+
+
+def npy_stream(batches, end=True):
+    buf = io.BytesIO()
+    for images, labels, ids in batches:
+        for a in (images, labels, ids):
+            npy_format.write_array(buf, a, version=(1, 0))
+    if end:
+        n = sum(len(b[1]) for b in batches)
+        npy_format.write_array(buf, np.array([len(batches), n], dtype="<i8"), version=(1, 0))
+    return buf.getvalue()
+
+
+def batch(b, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (b, 4, 5, 3), dtype=np.uint8), rng.integers(0, 9, b, dtype=np.int32),
+            rng.integers(0, 1 << 40, b, dtype=np.int64))
+
+
+class NpyParserTest(unittest.TestCase):
+    def test_round_trip(self):
+        want = [batch(3, 1), batch(3, 2)]
+        got = list(stream._npy_batches(io.BufferedReader(io.BytesIO(npy_stream(want))), shared=False))
+        self.assertEqual(len(got), 2)
+        for (gi, gl, gd), (wi, wl, wd) in zip(got, want):
+            np.testing.assert_array_equal(gi.numpy(), wi)
+            np.testing.assert_array_equal(gl.numpy(), wl)
+            np.testing.assert_array_equal(gd.numpy(), wd)
+
+    def test_shared_memory_buffers(self):
+        got = next(stream._npy_batches(io.BytesIO(npy_stream([batch(2, 3)])), shared=True))
+        self.assertTrue(got[0].is_shared())
+
+    def test_every_truncation_is_detected(self):
+        data = npy_stream([batch(2, 1), batch(2, 2)])
+        for cut in range(0, len(data), 7):
+            with self.subTest(cut=cut), self.assertRaises(stream.TruncatedStream):
+                list(stream._npy_batches(io.BytesIO(data[:cut]), shared=False))
+
+    def test_wrong_arrays_are_refused(self):
+        images, labels, ids = batch(3, 1)
+        for bad in ((images.astype(np.float32), labels, ids), (images, labels[:2], ids)):
+            with self.subTest(dtype=bad[0].dtype, labels=len(bad[1])), self.assertRaises(facestream.StreamError):
+                list(stream._npy_batches(io.BytesIO(npy_stream([bad])), shared=False))
+
+
+class ToDeviceTest(unittest.TestCase):
+    def test_normalises_to_nchw(self):
+        images = torch.tensor([0, 127, 255], dtype=torch.uint8).repeat(2, 4, 5, 1)  # [2,4,5,3]
+        x = facestream.to_device(images, "cpu")
+        self.assertEqual((x.dtype, tuple(x.shape)), (torch.float32, (2, 3, 4, 5)))
+        self.assertTrue(x.is_contiguous(memory_format=torch.channels_last))
+        torch.testing.assert_close(x[0, :, 0, 0], torch.tensor([-1.0, -0.5 / 127.5, 1.0]))
+
+    def test_per_channel_mean_std_and_layout(self):
+        images = torch.full((1, 2, 2, 3), 100, dtype=torch.uint8)
+        x = facestream.to_device(images, "cpu", mean=(100, 50, 0), std=(1, 2, 4), channels_last=False)
+        self.assertTrue(x.is_contiguous())
+        torch.testing.assert_close(x[0, :, 1, 1], torch.tensor([0.0, 25.0, 25.0]))
+
+    def test_refuses_floats(self):
+        with self.assertRaises(ValueError):
+            facestream.to_device(torch.zeros(1, 2, 2, 3), "cpu")
+
+
+if __name__ == "__main__":
+    unittest.main()
