@@ -31,6 +31,15 @@ type signature struct {
 	dim           int // embedding width: the product of the output's non-batch axes
 }
 
+// Limits on what a model may declare, so that a corrupt or hostile file cannot make Open allocate
+// without bound: face models take at most a few hundred pixels a side and give at most a few
+// thousand dimensions, in batches of at most a few hundred.
+const (
+	maxSide  = 8192
+	maxDim   = 1 << 16
+	maxBatch = 1 << 12
+)
+
 // readSignature checks that the model takes a batch of RGB images as float32 and gives one float32
 // vector per image, and says what is wrong, with the shapes, when it does not.
 func readSignature(inputs, outputs []ort.InputOutputInfo) (signature, error) {
@@ -61,6 +70,12 @@ func readSignature(inputs, outputs []ort.InputOutputInfo) (signature, error) {
 	if s.height <= 0 || s.width <= 0 {
 		return signature{}, fmt.Errorf("input %q has shape %v: height and width are not fixed (%s)", in.Name, d, want)
 	}
+	if s.height > maxSide || s.width > maxSide {
+		return signature{}, fmt.Errorf("input %q has shape %v: images larger than %d pixels a side are not supported", in.Name, d, maxSide)
+	}
+	if d[0] > maxBatch {
+		return signature{}, fmt.Errorf("input %q has shape %v: a fixed batch over %d is not supported", in.Name, d, maxBatch)
+	}
 	if d[0] > 0 {
 		s.batch = int(d[0])
 	}
@@ -78,6 +93,9 @@ func readSignature(inputs, outputs []ort.InputOutputInfo) (signature, error) {
 	for _, n := range od[1:] {
 		if n <= 0 {
 			return signature{}, fmt.Errorf("output %q has shape %v: the embedding width is not fixed", out.Name, od)
+		}
+		if n > maxDim || s.dim*int(n) > maxDim {
+			return signature{}, fmt.Errorf("output %q has shape %v: embeddings wider than %d are not supported", out.Name, od, maxDim)
 		}
 		s.dim *= int(n)
 	}
