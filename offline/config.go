@@ -40,6 +40,9 @@ type SelectConfig struct {
 	T       Spec `yaml:"t"`        // cosine to the centre a photo must exceed: absolute or a quantile (p10) of all photos' cosines
 	KeepMin int  `yaml:"keep_min"` // the best photos of an identity kept whatever their cosine
 	Robust  bool `yaml:"robust"`   // recompute each centre from its first-pass base, so noise does not pull it
+	// Nearest drops a photo nearer another identity's centre than its own where the centre alone
+	// cannot judge: photos keep_min would rescue, and identities of at most keep_min photos.
+	Nearest bool `yaml:"nearest"`
 }
 
 // AugmentConfig is S3: offline augmentation of the base, kept by cosine window.

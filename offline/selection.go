@@ -41,10 +41,13 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 }
 
 // score computes every cosine to the current centres, resolves t on their distribution, and
-// marks the base: cosine > t, plus each identity's keep_min best photos.
+// marks the base: cosine > t, plus each identity's keep_min best photos. With cfg.Nearest, the
+// photos the centre cannot vouch for, those keep_min would rescue and all photos of an identity of
+// at most keep_min photos (whose centre an intruder pulls halfway to itself), must also be nearer
+// their own centre than any other identity's.
 func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) error {
 	for i := range e.len() {
-		s.cosine[i] = dot(e.row(i), s.centers[int(e.labels[i])*s.dim:][:s.dim])
+		s.cosine[i] = dot(e.row(i), s.center(int(e.labels[i])))
 	}
 	t, err := cfg.T.Resolve(sortedFloat64(s.cosine), nil)
 	if err != nil {
@@ -53,11 +56,34 @@ func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) erro
 	s.t = t
 	for _, rows := range byClass {
 		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(s.cosine[b], s.cosine[a]) })
-		for rank, i := range rows {
-			s.base[i] = float64(s.cosine[i]) > t || rank < cfg.KeepMin
+		small := len(rows) <= cfg.KeepMin
+		kept := 0
+		for _, i := range rows {
+			pass := float64(s.cosine[i]) > t
+			s.base[i] = pass || kept < cfg.KeepMin
+			if s.base[i] && cfg.Nearest && (small || !pass) && s.nearerElsewhere(e, i) {
+				s.base[i] = false
+			}
+			if s.base[i] {
+				kept++
+			}
 		}
 	}
 	return nil
+}
+
+func (s *selection) center(c int) []float32 { return s.centers[c*s.dim : (c+1)*s.dim] }
+
+// nearerElsewhere reports whether photo i is nearer another identity's centre than its own: the
+// mark of a photo filed under the wrong identity. It costs one dot product per identity.
+func (s *selection) nearerElsewhere(e *embeddings, i int) bool {
+	own := int(e.labels[i])
+	for c := range len(s.centers) / s.dim {
+		if c != own && dot(e.row(i), s.center(c)) > s.cosine[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // centres are the L2-normalised means of each class's rows, of those in keep when keep is non-nil.

@@ -111,6 +111,28 @@ func TestSelectBase(t *testing.T) {
 	}
 }
 
+// A two-photo identity holding another identity's face: its centre is their midpoint, so both pass
+// t; only the nearest-centre check sees that the intruder sits nearer its true identity.
+func TestSelectNearest(t *testing.T) {
+	e := clusteredEmbeddings(4, 8, 32, nil)
+	pair := clusteredEmbeddings(5, 2, 32, nil) // identity 4 of this set is new to e
+	own, intruder := pair.row(8), e.row(0)
+	e.ids, e.labels = append(e.ids, 32, 33), append(e.labels, 4, 4)
+	e.emb = append(append(e.emb, own...), intruder...)
+	for _, nearest := range []bool{false, true} {
+		sel, err := selectBase(e, 5, SelectConfig{T: "0.65", KeepMin: 3, Nearest: nearest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sel.base[32] || sel.base[33] != !nearest {
+			t.Errorf("nearest=%v: own photo kept %v, intruder kept %v (cosines %.3f, %.3f)", nearest, sel.base[32], sel.base[33], sel.cosine[32], sel.cosine[33])
+		}
+		if kept := countTrue(sel.base[:32]); kept != 32 {
+			t.Errorf("nearest=%v: %d of 32 clean photos kept", nearest, kept)
+		}
+	}
+}
+
 func countTrue(v []bool) int {
 	n := 0
 	for _, x := range v {
