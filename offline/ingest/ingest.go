@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -267,6 +268,9 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 // check reads photo i and decides whether it is a usable image.
 func check(src source, i int, verify bool) checked {
 	data, err := src.Read(i)
+	if u := (*unreadable)(nil); errors.As(err, &u) {
+		return checked{reason: u.Error()}
+	}
 	if err != nil {
 		_, origin := src.Entry(i)
 		return checked{err: fmt.Errorf("read %s: %w", origin, err)}

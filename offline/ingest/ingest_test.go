@@ -228,10 +228,17 @@ func TestFolderValidation(t *testing.T) {
 	files["stray.jpg"] = files["alice/b.jpg"]
 	files["erin/"] = nil // an empty identity folder
 	root := writeTree(t, files)
+	// A linked identity folder is an identity; a link to a folder inside one
+	// and a dangling link are quarantined.
+	for link, target := range map[string]string{"frank": "alice", "bob/dir-link": "alice", "bob/dangling.jpg": "nowhere"} {
+		if err := os.Symlink(filepath.Join(root, target), filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	rep, ds := importSet(t, Options{Format: FormatImageFolder, Source: root, Verify: true})
-	if rep.Samples != 7 || ds.Len() != 7 || ds.NumClasses() != 2 {
-		t.Fatalf("%d samples (dataset %d) in %d classes, want 7 in alice and bob", rep.Samples, ds.Len(), ds.NumClasses())
+	if rep.Samples != 13 || ds.Len() != 13 || ds.NumClasses() != 3 {
+		t.Fatalf("%d samples (dataset %d) in %d classes, want 13 in alice, bob and frank", rep.Samples, ds.Len(), ds.NumClasses())
 	}
 	reasons := map[string]string{}
 	for _, q := range rep.Quarantined {
@@ -240,28 +247,30 @@ func TestFolderValidation(t *testing.T) {
 	for src, want := range map[string]string{
 		"bob/bomb.png": "limit", "bob/notes.txt": "not a JPEG", "bob/cut.jpg": "jpeg",
 		"carol/readme.md": "not a JPEG", "dave/empty.jpg": "empty", "stray.jpg": "identity folder",
+		"bob/dir-link": "unreadable", "bob/dangling.jpg": "unreadable",
 	} {
 		if !strings.Contains(reasons[src], want) {
 			t.Errorf("quarantine reason of %s is %q, want it to mention %q", src, reasons[src], want)
 		}
 	}
-	if len(reasons) != 6 {
-		t.Errorf("quarantined %v, want 6 files", reasons)
+	if len(reasons) != 8 {
+		t.Errorf("quarantined %v, want 8 files", reasons)
 	}
 	if !slices.Equal(rep.EmptyIdentities, []string{"carol", "dave", "erin"}) {
 		t.Errorf("empty identities %v", rep.EmptyIdentities)
 	}
-	if len(rep.Duplicates) != 1 || rep.Duplicates[0] != (Duplicate{"bob/nested/one.png", "alice/a.png"}) {
+	if len(rep.Duplicates) != 7 || rep.Duplicates[0] != (Duplicate{"bob/nested/one.png", "alice/a.png"}) ||
+		rep.Duplicates[1] != (Duplicate{"frank/a.png", "alice/a.png"}) {
 		t.Errorf("duplicates %+v", rep.Duplicates)
 	}
-	if rep.Formats["webp"] != 1 || rep.Formats["bmp"] != 1 || rep.Formats["png"] != 3 {
+	if rep.Formats["webp"] != 2 || rep.Formats["bmp"] != 2 || rep.Formats["png"] != 5 {
 		t.Errorf("formats %v", rep.Formats)
 	}
 	// Stored as they were: bytes unchanged.
 	if row, ok := ds.Row(0); !ok || !bytes.Equal(ds.Image(row), files["alice/a.png"]) || ds.Source(row) != "alice/a.png" {
 		t.Errorf("sample 0 is %s, not alice/a.png's bytes", ds.Source(row))
 	}
-	if m := ds.Manifest(); m.Count("quarantined") != 6 || m.Count("duplicates") != 1 || m.Count("empty_identities") != 3 {
+	if m := ds.Manifest(); m.Count("quarantined") != 8 || m.Count("duplicates") != 7 || m.Count("empty_identities") != 3 {
 		t.Errorf("manifest counts %v", m.Counts)
 	}
 	data, err := os.ReadFile(filepath.Join(ds.Dir(), ReportName))
@@ -269,7 +278,7 @@ func TestFolderValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var onDisk Report
-	if err := json.Unmarshal(data, &onDisk); err != nil || len(onDisk.Quarantined) != 6 {
+	if err := json.Unmarshal(data, &onDisk); err != nil || len(onDisk.Quarantined) != 8 {
 		t.Fatalf("report on disk: %v, %d quarantined", err, len(onDisk.Quarantined))
 	}
 }

@@ -47,24 +47,33 @@ func openFolder(root string) (*folderSource, error) {
 	}
 	s := &folderSource{root: root}
 	for _, d := range top { // ReadDir sorts by name
+		dir := filepath.Join(root, d.Name())
+		if d.Type()&fs.ModeSymlink != 0 { // a linked identity folder counts as one
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				if dir, err = filepath.EvalSymlinks(dir); err != nil {
+					return nil, fmt.Errorf("list %s: %w", root, err)
+				}
+				d = fs.FileInfoToDirEntry(st)
+			}
+		}
 		if !d.IsDir() {
 			s.entries = append(s.entries, folderEntry{identity: -1, rel: d.Name()})
 			continue
 		}
 		id := len(s.identities)
 		s.identities = append(s.identities, d.Name())
-		err := filepath.WalkDir(filepath.Join(root, d.Name()), func(path string, e fs.DirEntry, err error) error {
+		err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			if e.IsDir() {
 				return nil
 			}
-			rel, err := filepath.Rel(root, path)
+			rel, err := filepath.Rel(dir, path)
 			if err != nil {
 				return err
 			}
-			s.entries = append(s.entries, folderEntry{identity: id, rel: filepath.ToSlash(rel)})
+			s.entries = append(s.entries, folderEntry{identity: id, rel: d.Name() + "/" + filepath.ToSlash(rel)})
 			return nil
 		})
 		if err != nil {
@@ -84,10 +93,23 @@ func (s *folderSource) Len() int             { return len(s.entries) }
 func (s *folderSource) Entry(i int) (int, string) {
 	return s.entries[i].identity, s.entries[i].rel
 }
+
+// Read quarantines a file it cannot read (a dangling link, a link to a
+// folder, no permission): that is the file's fault, not the import's.
 func (s *folderSource) Read(i int) ([]byte, error) {
-	return os.ReadFile(filepath.Join(s.root, filepath.FromSlash(s.entries[i].rel)))
+	data, err := os.ReadFile(filepath.Join(s.root, filepath.FromSlash(s.entries[i].rel)))
+	if err != nil {
+		return nil, &unreadable{err}
+	}
+	return data, nil
 }
 func (s *folderSource) Close() error { return nil }
+
+// unreadable marks a read error that quarantines the file instead of failing the import.
+type unreadable struct{ err error }
+
+func (u *unreadable) Error() string { return "unreadable: " + u.err.Error() }
+func (u *unreadable) Unwrap() error { return u.err }
 
 // recSource is an InsightFace RecordIO set; identities are the integer labels, sorted.
 type recSource struct {
