@@ -26,76 +26,10 @@ const offlineUsage = `{run|embed|select|augment|equalize} DS --out EQ [--model M
 
 // runOffline runs the offline stages S2–S4 of a raw dataset.
 func runOffline(args []string) error {
-	if len(args) == 0 || (args[0] != "run" && args[0] != "embed" && args[0] != "select" && args[0] != "augment" && args[0] != "equalize") {
-		fmt.Fprintf(os.Stderr, "usage: facestream offline %s\n", offlineUsage)
-		return fmt.Errorf("want a stage: run, embed, select, augment or equalize")
-	}
-	stage := args[0]
-	fs := newFlags("offline "+stage, offlineUsage)
-	out := fs.String("out", "", "equalized dataset folder to write (required)")
-	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
-	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
-	partFlag := fs.String("part", "0/1", "embed, augment: the identity range i/N this job handles")
-	overrides := map[string]func(c *offline.Config, v string) error{}
-	override := func(name, usage string, set func(c *offline.Config, v string) error) {
-		fs.String(name, "", usage)
-		overrides[name] = set
-	}
-	override("model", "pre-model .onnx (config: model)", func(c *offline.Config, v string) error { c.Model = v; return nil })
-	override("ort-lib", "ONNX Runtime shared library (config: ort_lib)", func(c *offline.Config, v string) error { c.OrtLib = v; return nil })
-	override("truth", "truth.csv of planted noise to score S2 against (config: truth)", func(c *offline.Config, v string) error { c.Truth = v; return nil })
-	override("seed", "seed of S3's recipes (config: seed)", func(c *offline.Config, v string) (err error) {
-		c.Seed, err = strconv.ParseUint(v, 10, 64)
-		return err
-	})
-	override("batch", "embedding batch (config: embed.batch)", intSetter(func(c *offline.Config) *int { return &c.Embed.Batch }))
-	override("t", "S2 threshold: cosine or quantile such as p10 (config: select.t)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Select.T }))
-	override("keep-min", "S2: best photos kept per identity whatever their cosine (config: select.keep_min)", intSetter(func(c *offline.Config) *int { return &c.Select.KeepMin }))
-	override("robust", "S2: true recomputes each centre from its first base (config: select.robust)", func(c *offline.Config, v string) (err error) {
-		c.Select.Robust, err = strconv.ParseBool(v)
-		return err
-	})
-	override("a", "S3 lower cosine bound: number, t or quantile of the base (config: augment.a)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.A }))
-	override("b", "S3 upper cosine bound: number, t or quantile of the base (config: augment.b)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.B }))
-	override("n", "S3 kept augmentations per identity, or auto (config: augment.n)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.N }))
-	override("attempts", "S3 candidates tried per wanted image (config: augment.attempts)", intSetter(func(c *offline.Config) *int { return &c.Augment.Attempts }))
-	override("policy", "S4 policy: balanced or sqrt (config: equalize.policy)", func(c *offline.Config, v string) error { c.Equalize.Policy = v; return nil })
-	override("target", "S4 target: median, a number or a quantile of clean sizes (config: equalize.target)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Equalize.Target }))
-	override("cap", "S4 most draws per identity: none, a number or a quantile (config: equalize.cap)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Equalize.Cap }))
-
-	pos, err := parseExact(fs, args[1:], "DS")
+	stage, p, part, err := parseOffline(args)
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		fs.Usage()
-		return fmt.Errorf("--out is required")
-	}
-	cfg := offline.DefaultConfig()
-	if *configPath != "" {
-		if cfg, err = offline.LoadConfig(*configPath); err != nil {
-			return err
-		}
-	}
-	var setErr error
-	fs.Visit(func(f *flag.Flag) {
-		if set, ok := overrides[f.Name]; ok && setErr == nil {
-			if err := set(&cfg, f.Value.String()); err != nil {
-				setErr = fmt.Errorf("--%s %q: %w", f.Name, f.Value.String(), err)
-			}
-		}
-	})
-	if setErr != nil {
-		return setErr
-	}
-	part, err := offline.ParsePart(*partFlag)
-	if err != nil {
-		return err
-	}
-	if part.Count > 1 && stage != "embed" && stage != "augment" {
-		return fmt.Errorf("--part splits embed and augment only; select and equalize merge the parts")
-	}
-	p := &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		p.Progress = os.Stderr
 	}
@@ -116,7 +50,88 @@ func runOffline(args []string) error {
 	if err != nil || (stage != "run" && stage != "equalize") {
 		return err
 	}
-	return printSummary(os.Stdout, *out)
+	return printSummary(os.Stdout, p.Out)
+}
+
+// parseOffline reads the stage, the dataset and the flags: the config file first, then the flags
+// that were given, each over the one parameter it names.
+func parseOffline(args []string) (stage string, p *offline.Pipeline, part offline.Part, err error) {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "embed" && args[0] != "select" && args[0] != "augment" && args[0] != "equalize") {
+		fmt.Fprintf(os.Stderr, "usage: facestream offline %s\n", offlineUsage)
+		return "", nil, part, fmt.Errorf("want a stage: run, embed, select, augment or equalize")
+	}
+	stage = args[0]
+	fs := newFlags("offline "+stage, offlineUsage)
+	out := fs.String("out", "", "equalized dataset folder to write (required)")
+	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
+	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
+	partFlag := fs.String("part", "0/1", "embed, augment: the identity range i/N this job handles")
+	overrides := map[string]func(c *offline.Config, v string) error{}
+	override := func(name, usage string, set func(c *offline.Config, v string) error) {
+		fs.String(name, "", usage)
+		overrides[name] = set
+	}
+	override("model", "pre-model .onnx (config: model)", func(c *offline.Config, v string) error { c.Model = v; return nil })
+	override("ort-lib", "ONNX Runtime shared library (config: ort_lib)", func(c *offline.Config, v string) error { c.OrtLib = v; return nil })
+	override("truth", "truth.csv of planted noise to score S2 against (config: truth)", func(c *offline.Config, v string) error { c.Truth = v; return nil })
+	override("seed", "seed of S3's recipes (config: seed)", func(c *offline.Config, v string) (err error) {
+		c.Seed, err = strconv.ParseUint(v, 10, 64)
+		return err
+	})
+	override("batch", "embedding batch (config: embed.batch)", intSetter(func(c *offline.Config) *int { return &c.Embed.Batch }))
+	override("t", "S2 threshold: cosine or quantile such as p10 (config: select.t)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Select.T }))
+	override("keep-min", "S2: best photos kept per identity whatever their cosine (config: select.keep_min)", intSetter(func(c *offline.Config) *int { return &c.Select.KeepMin }))
+	override("robust", "S2: true recomputes each centre from its first base (config: select.robust)", boolSetter(func(c *offline.Config) *bool { return &c.Select.Robust }))
+	override("nearest", "S2: true drops photos nearer another centre where the centre cannot judge (config: select.nearest)", boolSetter(func(c *offline.Config) *bool { return &c.Select.Nearest }))
+	override("a", "S3 lower cosine bound: number, t or quantile of the base (config: augment.a)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.A }))
+	override("b", "S3 upper cosine bound: number, t or quantile of the base (config: augment.b)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.B }))
+	override("n", "S3 kept augmentations per identity, or auto (config: augment.n)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.N }))
+	override("attempts", "S3 candidates tried per wanted image (config: augment.attempts)", intSetter(func(c *offline.Config) *int { return &c.Augment.Attempts }))
+	override("policy", "S4 policy: balanced or sqrt (config: equalize.policy)", func(c *offline.Config, v string) error { c.Equalize.Policy = v; return nil })
+	override("target", "S4 target: median, a number or a quantile of clean sizes (config: equalize.target)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Equalize.Target }))
+	override("cap", "S4 most draws per identity: none, a number or a quantile (config: equalize.cap)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Equalize.Cap }))
+
+	pos, err := parseExact(fs, args[1:], "DS")
+	if err != nil {
+		return "", nil, part, err
+	}
+	if *out == "" {
+		fs.Usage()
+		return "", nil, part, fmt.Errorf("--out is required")
+	}
+	cfg := offline.DefaultConfig()
+	if *configPath != "" {
+		if cfg, err = offline.LoadConfig(*configPath); err != nil {
+			return "", nil, part, err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if set, ok := overrides[f.Name]; ok && err == nil {
+			if serr := set(&cfg, f.Value.String()); serr != nil {
+				err = fmt.Errorf("--%s %q: %w", f.Name, f.Value.String(), serr)
+			}
+		}
+	})
+	if err != nil {
+		return "", nil, part, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return "", nil, part, err
+	}
+	if part, err = offline.ParsePart(*partFlag); err != nil {
+		return "", nil, part, err
+	}
+	if part.Count > 1 && stage != "embed" && stage != "augment" {
+		return "", nil, part, fmt.Errorf("--part splits embed and augment only; select and equalize merge the parts")
+	}
+	return stage, &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg}, part, nil
+}
+
+func boolSetter(field func(c *offline.Config) *bool) func(c *offline.Config, v string) error {
+	return func(c *offline.Config, v string) (err error) {
+		*field(c), err = strconv.ParseBool(v)
+		return err
+	}
 }
 
 func intSetter(field func(c *offline.Config) *int) func(c *offline.Config, v string) error {
