@@ -74,14 +74,14 @@ func (c *canvas) fill(top, bottom rgb) {
 // alpha scales the coverage.
 func (c *canvas) draw(sh shape, bounds box, col rgb, soft, alpha float32) {
 	x0, y0, x1, y1 := c.imageBox(bounds)
-	edge := 1/c.pxPerUnit + soft
+	invEdge := 1 / (1/c.pxPerUnit + soft)
 	for py := y0; py < y1; py++ {
-		fy := float32(py) + 0.5
-		for px := x0; px < x1; px++ {
-			fx := float32(px) + 0.5
-			u := c.inv[0]*fx + c.inv[1]*fy + c.invT[0]
-			v := c.inv[2]*fx + c.inv[3]*fy + c.invT[1]
-			cov := 0.5 - sh.dist(u, v)/edge
+		// Face coordinates of the row's first pixel centre, then one step per pixel.
+		fx, fy := float32(x0)+0.5, float32(py)+0.5
+		u := c.inv[0]*fx + c.inv[1]*fy + c.invT[0]
+		v := c.inv[2]*fx + c.inv[3]*fy + c.invT[1]
+		for px := x0; px < x1; px, u, v = px+1, u+c.inv[0], v+c.inv[2] {
+			cov := 0.5 - sh.dist(u, v)*invEdge
 			if cov <= 0 {
 				continue
 			}
@@ -114,12 +114,17 @@ func (c *canvas) imageBox(b box) (x0, y0, x1, y1 int) {
 
 // ellipse is an axis-aligned ellipse; its distance is the usual first-order
 // approximation f/|∇f|, good near the edge.
-type ellipse struct{ cx, cy, rx, ry float32 }
+type ellipse struct {
+	cx, cy, rx, ry float32
+	irx, iry       float32 // reciprocals: dist runs per pixel
+}
+
+func ell(cx, cy, rx, ry float32) ellipse { return ellipse{cx, cy, rx, ry, 1 / rx, 1 / ry} }
 
 func (e ellipse) dist(x, y float32) float32 {
-	dx, dy := (x-e.cx)/e.rx, (y-e.cy)/e.ry
+	dx, dy := (x-e.cx)*e.irx, (y-e.cy)*e.iry
 	f := dx*dx + dy*dy - 1
-	gx, gy := dx/e.rx, dy/e.ry
+	gx, gy := dx*e.irx, dy*e.iry
 	g := 2 * float32(math.Sqrt(float64(gx*gx+gy*gy)))
 	if g < 1e-6 {
 		return -min(e.rx, e.ry)

@@ -177,7 +177,7 @@ func renderFace(c *canvas, r *rand.Rand, id *identity, p *pose) {
 	c.setTransform(0, 1, 0, 0, 0, 0)
 	c.fill(p.bgTop, p.bgBottom)
 	for range p.clutter {
-		e := ellipse{uniform(r, 0, 112), uniform(r, 0, 112), uniform(r, 5, 30), uniform(r, 5, 30)}
+		e := ell(uniform(r, 0, 112), uniform(r, 0, 112), uniform(r, 5, 30), uniform(r, 5, 30))
 		c.draw(e, e.bounds(), jitter(r, p.bgBottom, 50), uniform(r, 0, 6), uniform(r, 0.3, 0.8))
 	}
 
@@ -189,7 +189,7 @@ func renderFace(c *canvas, r *rand.Rand, id *identity, p *pose) {
 	// Neck and shoulders, then long hair behind the head.
 	neck := roundBox{cx, id.faceCY + id.faceRY + 6, id.neckW, 22, 6}
 	c.draw(neck, neck.bounds(), shadow, 0, 1)
-	shoulders := ellipse{cx, 140, 60, 30}
+	shoulders := ell(cx, 140, 60, 30)
 	c.draw(shoulders, shoulders.bounds(), p.shirt, 0, 1)
 	if id.hairStyle == 2 {
 		back := roundBox{cx, id.faceCY + 5, id.faceRX + id.hairVol + 3, id.faceRY + 6, 22}
@@ -198,28 +198,29 @@ func renderFace(c *canvas, r *rand.Rand, id *identity, p *pose) {
 
 	// Ears, face, chin shadow.
 	for _, side := range [2]float32{-1, 1} {
-		ear := ellipse{cx + side*(id.faceRX-1) - p.yaw*0.3, id.eyeY + 8, id.earRX, id.earRY}
+		ear := ell(cx+side*(id.faceRX-1)-p.yaw*0.3, id.eyeY+8, id.earRX, id.earRY)
 		c.draw(ear, ear.bounds(), shadow, 0, 1)
 	}
-	oval := ellipse{cx, id.faceCY, id.faceRX, id.faceRY}
+	oval := ell(cx, id.faceCY, id.faceRX, id.faceRY)
 	face := taper{oval, cx, id.faceCY, id.faceRY, id.chin}
 	c.draw(face, oval.bounds(), skin, 0, 1)
-	cheek := ellipse{cx + p.yaw, id.faceCY + 18, id.faceRX * 0.6, 8}
+	cheek := ell(cx+p.yaw, id.faceCY+18, id.faceRX*0.6, 8)
 	c.draw(cheek, cheek.bounds(), mix(skin, rgb{200, 90, 90}, 0.5), 6, 0.18)
 
 	// Hair on top.
 	if id.hairStyle != 0 {
-		top := ellipse{cx, id.faceCY - 6, id.faceRX + id.hairVol, id.faceRY + id.hairVol*0.6}
+		top := ell(cx, id.faceCY-6, id.faceRX+id.hairVol, id.faceRY+id.hairVol*0.6)
 		line := id.hairline + p.hairShift
 		if id.hairStyle == 3 {
 			line += 10 // a fringe over the forehead
 		}
 		if id.hairStyle == 4 {
-			top.rx += 6
-			top.ry += 4
+			top = ell(top.cx, top.cy, top.rx+6, top.ry+4)
 		}
 		cap := intersect{top, above{cx, line, id.hairCurve}}
-		c.draw(cap, top.bounds(), id.hair, 0.3, 1)
+		b := top.bounds()
+		b.y1 = min(b.y1, line+id.hairCurve*top.rx*top.rx+1) // the hairline's lowest point
+		c.draw(cap, b, id.hair, 0.3, 1)
 	}
 
 	fx := cx + p.yaw // features move with a small head turn
@@ -230,17 +231,17 @@ func renderFace(c *canvas, r *rand.Rand, id *identity, p *pose) {
 	nx := cx + p.yaw*1.5
 	bridge := capsule{fx - 2, id.eyeY + 3, nx - 2, id.noseY - 3, 1.4}
 	c.draw(bridge, bridge.bounds(), shadow, 1.5, 0.5)
-	tip := ellipse{nx, id.noseY - 1, id.noseW, 3.8}
+	tip := ell(nx, id.noseY-1, id.noseW, 3.8)
 	c.draw(tip, tip.bounds(), shadow, 1.2, 0.55)
 	for _, side := range [2]float32{-1, 1} {
-		n := ellipse{nx + side*id.noseW*0.5, id.noseY + 0.8, 1.5, 1}
+		n := ell(nx+side*id.noseW*0.5, id.noseY+0.8, 1.5, 1)
 		c.draw(n, n.bounds(), skin.scale(0.45), 0.3, 0.9)
 	}
 
 	drawMouth(c, id, p, fx)
 
 	if id.mole {
-		m := ellipse{cx + id.moleX + p.yaw, id.moleY, 1.3, 1.3}
+		m := ell(cx+id.moleX+p.yaw, id.moleY, 1.3, 1.3)
 		c.draw(m, m.bounds(), rgb{60, 40, 30}, 0, 0.9)
 	}
 	if p.wearsGlasses {
@@ -253,13 +254,13 @@ func drawEyes(c *canvas, id *identity, p *pose, fx float32) {
 	for _, side := range [2]float32{-1, 1} {
 		ex := fx + side*id.eyeDX
 		ry := max(0.25, id.eyeRY*p.eyeOpen)
-		socket := ellipse{ex, id.eyeY - 0.5, id.eyeRX + 2.5, id.eyeRY + 2.5}
+		socket := ell(ex, id.eyeY-0.5, id.eyeRX+2.5, id.eyeRY+2.5)
 		c.draw(socket, socket.bounds(), id.skin.scale(0.82), 2, 0.5)
-		white := ellipse{ex, id.eyeY, id.eyeRX, ry}
+		white := ell(ex, id.eyeY, id.eyeRX, ry)
 		c.draw(white, white.bounds(), rgb{235, 232, 225}, 0, 1)
-		iris := intersect{ellipse{ex + p.yaw*0.3, id.eyeY, id.irisR, id.irisR}, white}
+		iris := intersect{ell(ex+p.yaw*0.3, id.eyeY, id.irisR, id.irisR), white}
 		c.draw(iris, white.bounds(), id.iris, 0, 1)
-		pupil := intersect{ellipse{ex + p.yaw*0.3, id.eyeY, id.irisR * 0.45, id.irisR * 0.45}, white}
+		pupil := intersect{ell(ex+p.yaw*0.3, id.eyeY, id.irisR*0.45, id.irisR*0.45), white}
 		c.draw(pupil, white.bounds(), rgb{10, 8, 8}, 0, 1)
 		lid := outline{white, 0.8}
 		c.draw(lid, white.bounds(), id.skin.scale(0.4), 0, 0.8)
@@ -281,19 +282,19 @@ func drawMouth(c *canvas, id *identity, p *pose, fx float32) {
 	mx := fx + p.yaw*0.2
 	bounds := box{mx - id.mouthW - 3, id.mouthY - 10, mx + id.mouthW + 3, id.mouthY + 10}
 	if id.moustache {
-		m := bend{ellipse{mx, id.mouthY - id.lipH - 2.5, id.mouthW + 1, 2.6}, mx, 0.01}
+		m := bend{ell(mx, id.mouthY-id.lipH-2.5, id.mouthW+1, 2.6), mx, 0.01}
 		c.draw(m, bounds, id.hair, 0.4, 0.95)
 	}
 	if id.beard {
-		chin := ellipse{56, id.faceCY + id.faceRY - 10, id.faceRX * 0.7, 14}
-		beard := subtract{intersect{chin, taper{ellipse{56, id.faceCY, id.faceRX, id.faceRY}, 56, id.faceCY, id.faceRY, id.chin}}, ellipse{mx, id.mouthY, id.mouthW + 1, id.lipH + 1}}
+		chin := ell(56, id.faceCY+id.faceRY-10, id.faceRX*0.7, 14)
+		beard := subtract{intersect{chin, taper{ell(56, id.faceCY, id.faceRX, id.faceRY), 56, id.faceCY, id.faceRY, id.chin}}, ell(mx, id.mouthY, id.mouthW+1, id.lipH+1)}
 		c.draw(beard, chin.bounds(), id.hair, 1, 0.9)
 	}
 	open := p.mouthOpen * 4
-	lips := bend{ellipse{mx, id.mouthY + open/2, id.mouthW, id.lipH + open/2}, mx, -p.smile}
+	lips := bend{ell(mx, id.mouthY+open/2, id.mouthW, id.lipH+open/2), mx, -p.smile}
 	c.draw(lips, bounds, id.lips, 0, 1)
 	if open > 0.5 {
-		inner := bend{ellipse{mx, id.mouthY + open/2, id.mouthW * 0.75, open / 2}, mx, -p.smile}
+		inner := bend{ell(mx, id.mouthY+open/2, id.mouthW*0.75, open/2), mx, -p.smile}
 		c.draw(inner, bounds, rgb{70, 20, 25}, 0, 1)
 	} else {
 		line := bend{capsule{mx - id.mouthW*0.9, id.mouthY, mx + id.mouthW*0.9, id.mouthY, 0.45}, mx, -p.smile}
@@ -306,7 +307,7 @@ func drawGlasses(c *canvas, id *identity, fx float32) {
 	for i, side := range [2]float32{-1, 1} {
 		lx := fx + side*id.eyeDX
 		if id.glassesRound {
-			lenses[i] = ellipse{lx, id.eyeY, id.glassesR, id.glassesR * 0.85}
+			lenses[i] = ell(lx, id.eyeY, id.glassesR, id.glassesR*0.85)
 		} else {
 			lenses[i] = roundBox{lx, id.eyeY, id.glassesR, id.glassesR * 0.7, 2.5}
 		}
@@ -354,7 +355,7 @@ func renderJunk(c *canvas, r *rand.Rand) {
 		col := rgb{uniform(r, 0, 255), uniform(r, 0, 255), uniform(r, 0, 255)}
 		switch r.IntN(3) {
 		case 0:
-			e := ellipse{uniform(r, 0, 112), uniform(r, 0, 112), uniform(r, 3, 40), uniform(r, 3, 40)}
+			e := ell(uniform(r, 0, 112), uniform(r, 0, 112), uniform(r, 3, 40), uniform(r, 3, 40))
 			c.draw(e, e.bounds(), col, 0, 1)
 		case 1:
 			b := roundBox{uniform(r, 0, 112), uniform(r, 0, 112), uniform(r, 3, 50), uniform(r, 3, 50), 0}
