@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/facestream/facestream/offline/report"
 	"github.com/facestream/facestream/offline/synth"
 )
 
@@ -300,5 +301,19 @@ func TestTruthOf(t *testing.T) {
 	}
 	if _, err := truthOf(sel, func(int) (synth.Kind, bool) { return "", false }, "truth.csv"); err == nil {
 		t.Fatal("a truth that matches no photo was scored")
+	}
+}
+
+func TestTrimAndAddHistogram(t *testing.T) {
+	h := report.Histogram{Edges: []float64{0, 0.25, 0.5, 0.75, 1}, Counts: []int{0, 3, 0, 0}}
+	if got := trimHistogram(h); !slices.Equal(got.Counts, []int{3}) || !slices.Equal(got.Edges, []float64{0.25, 0.5}) {
+		t.Fatalf("trim %+v", got)
+	}
+	if got := trimHistogram(h, 0.8); !slices.Equal(got.Counts, []int{3, 0, 0}) || got.Edges[0] != 0.25 {
+		t.Fatalf("trim keeping the mark 0.8: %+v", got)
+	}
+	sum := addHistogram(addHistogram(report.Histogram{}, h), h)
+	if !slices.Equal(sum.Counts, []int{0, 6, 0, 0}) || !slices.Equal(h.Counts, []int{0, 3, 0, 0}) {
+		t.Fatalf("sum %+v, and the addend became %+v", sum, h)
 	}
 }

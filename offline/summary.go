@@ -35,7 +35,7 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 	}
 	r.S2.TSpec, r.S2.T, r.S2.KeepMin, r.S2.Robust = string(s.cfg.Select.T), sst.T, s.cfg.Select.KeepMin, s.cfg.Select.Robust
 	r.S2.Kept, r.S2.Removed = sst.Kept, sst.Removed
-	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.cosine, cosineLo, cosineHi, cosineBins))
+	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.cosine, cosineLo, cosineHi, cosineBins), sst.T)
 	r.S2.Quantiles = quantileMap(sortedFloat64(sel.cosine))
 	truth, err := s.scoreTruth(sel)
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 		cosine = addHistogram(cosine, st.Cosine)
 	}
 	r.S3.MaxAttempts = s.cfg.Augment.Attempts * r.S3.N
-	r.S3.Cosine = trimHistogram(cosine)
+	r.S3.Cosine = trimHistogram(cosine, r.S3.A, r.S3.B)
 	r.S3.Examples = eq.examples()
 
 	r.S4.Policy, r.S4.TargetSpec, r.S4.Target, r.S4.Cap = s.cfg.Equalize.Policy, string(s.cfg.Equalize.Target), eq.target, eq.cap
@@ -120,13 +120,25 @@ func addHistogram(a, b report.Histogram) report.Histogram {
 	return a
 }
 
-// trimHistogram drops the empty bins at either end, so a plot spans the data, not [-1, 1].
-func trimHistogram(h report.Histogram) report.Histogram {
+// trimHistogram drops the empty bins at either end, so a plot spans the data and the thresholds
+// marked on it (marks), not all of [-1, 1].
+func trimHistogram(h report.Histogram, marks ...float64) report.Histogram {
 	lo, hi := 0, len(h.Counts)
-	for lo < hi && h.Counts[lo] == 0 {
+	needed := func(bin int) bool {
+		if h.Counts[bin] != 0 {
+			return true
+		}
+		for _, m := range marks {
+			if m >= h.Edges[bin] && m < h.Edges[bin+1] {
+				return true
+			}
+		}
+		return false
+	}
+	for lo < hi && !needed(lo) {
 		lo++
 	}
-	for hi > lo && h.Counts[hi-1] == 0 {
+	for hi > lo && !needed(hi-1) {
 		hi--
 	}
 	if lo == hi {
