@@ -155,7 +155,7 @@ func write(ctx context.Context, src source, w *arrowio.Writer, opts Options) (*R
 	for i := range src.Len() {
 		res, ok := <-results
 		if !ok {
-			return nil, nil, ctx.Err()
+			return nil, nil, fmt.Errorf("import %s: %w", opts.Source, ctx.Err())
 		}
 		if res.err != nil {
 			return nil, nil, res.err
