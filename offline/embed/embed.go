@@ -64,19 +64,26 @@ type Embedder struct {
 	sig         signature
 	fingerprint string
 	session     *ort.DynamicAdvancedSession
-	profile     *augment.Profile
 	lut         [3][256]float32 // model channel c: pixel value → network input
 	source      [3]int          // model channel c reads RGB channel source[c]
 
-	mu     sync.Mutex // guards slots and closed across Embed and Close
-	slots  [2]*slot   // one filled by the workers while ONNX Runtime runs the other
-	closed bool
+	mu       sync.Mutex // guards slots, decoders and closed across Embed and Close
+	slots    [2]*slot   // one filled by the workers while ONNX Runtime runs the other
+	decoders []decoder  // one per worker goroutine, kept across calls
+	closed   bool
+}
+
+// decoder is one worker goroutine's image pipeline and its decoded-pixels buffer.
+type decoder struct {
+	worker *augment.Worker
+	pixels []byte
 }
 
 // slot is one batch's input and output memory and the ORT tensors over it.
 type slot struct {
 	input, output []float32
 	in, out       *ort.Tensor[float32] // over the whole of input and output
+	values        [2][]ort.Value       // {in}, {out}, made once: Run takes slices
 	start, count  int                  // the images the slot holds now
 	remaining     atomic.Int32         // images still being decoded into it
 }
@@ -105,15 +112,15 @@ func Open(opts Options) (*Embedder, error) {
 	if err := acquireEnvironment(opts.Library); err != nil {
 		return nil, err
 	}
-	e := &Embedder{opts: opts, fingerprint: fingerprint, profile: profile}
-	if err := e.load(); err != nil {
+	e := &Embedder{opts: opts, fingerprint: fingerprint}
+	if err := e.load(profile); err != nil {
 		return nil, errors.Join(fmt.Errorf("model %s: %w", opts.Model, err), e.release())
 	}
 	return e, nil
 }
 
 // load reads the model's signature, creates the session and the batch memory.
-func (e *Embedder) load() error {
+func (e *Embedder) load(profile *augment.Profile) error {
 	inputs, outputs, err := ort.GetInputOutputInfo(e.opts.Model)
 	if err != nil {
 		return fmt.Errorf("read inputs and outputs: %w", err)
@@ -153,6 +160,10 @@ func (e *Embedder) load() error {
 			return err
 		}
 	}
+	e.decoders = make([]decoder, e.opts.Workers)
+	for k := range e.decoders {
+		e.decoders[k] = decoder{augment.NewWorker(profile, e.sig.height, e.sig.width), make([]byte, e.imageFloats())}
+	}
 	return nil
 }
 
@@ -165,6 +176,7 @@ func (e *Embedder) newSlot(batch int) (*slot, error) {
 	if s.out, err = ort.NewTensor(ort.NewShape(int64(batch), int64(e.sig.dim)), s.output); err != nil {
 		return nil, errors.Join(fmt.Errorf("output tensor: %w", err), s.in.Destroy())
 	}
+	s.values = [2][]ort.Value{{s.in}, {s.out}}
 	return s, nil
 }
 
@@ -249,19 +261,17 @@ func (e *Embedder) Embed(n int, image func(i int) []byte, out []float32, progres
 		}
 		return nil
 	})
-	for range e.opts.Workers {
+	for _, d := range e.decoders {
 		g.Go(func() error {
-			w := augment.NewWorker(e.profile, e.sig.height, e.sig.width)
-			pixels := make([]byte, e.imageFloats())
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue // drain: another goroutine failed
 				}
 				i := j.slot.start + j.row
-				if err := w.Process(image(i), 0, 0, int64(i), pixels); err != nil {
+				if err := d.worker.Process(image(i), 0, 0, int64(i), d.pixels); err != nil {
 					return fmt.Errorf("embed image %d: %w", i, err)
 				}
-				e.fill(j.slot.input[j.row*e.imageFloats():(j.row+1)*e.imageFloats()], pixels)
+				e.fill(j.slot.input[j.row*e.imageFloats():(j.row+1)*e.imageFloats()], d.pixels)
 				if j.slot.remaining.Add(-1) == 0 {
 					filled <- j.slot // never blocks: it has room for every slot
 				}
@@ -320,7 +330,7 @@ func (e *Embedder) fill(dst []float32, pixels []byte) {
 // a fixed-batch model runs the whole tensor and the rows past count are ignored.
 func (e *Embedder) run(s *slot) error {
 	if s.count == e.opts.Batch || e.sig.batch > 0 {
-		return e.session.Run([]ort.Value{s.in}, []ort.Value{s.out})
+		return e.session.Run(s.values[0], s.values[1])
 	}
 	in, err := ort.NewTensor(e.inputShape(s.count), s.input)
 	if err != nil {

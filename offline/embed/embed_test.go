@@ -1,14 +1,19 @@
 package embed
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"image/jpeg"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // openFixture opens a testdata model, skipping the test when the ONNX Runtime library is absent
@@ -177,7 +182,8 @@ func TestLibraryPathPrecedence(t *testing.T) {
 
 func TestEmbedErrors(t *testing.T) {
 	images, _ := fixtureImages(t)
-	e := openFixture(t, "nchw128.onnx", Options{Batch: 2})
+	e := openFixture(t, "nchw128.onnx", Options{Batch: 2, Workers: 2})
+	defer goleak.VerifyNone(t) // a failed call leaves no worker behind
 	out := make([]float32, len(images)*e.Dim())
 	err := e.Embed(len(images), func(i int) []byte {
 		if i == 3 {
@@ -240,5 +246,34 @@ func TestFingerprint(t *testing.T) {
 	sum := sha256.Sum256(data)
 	if e.Fingerprint() != hex.EncodeToString(sum[:]) {
 		t.Errorf("Fingerprint %s, want %x", e.Fingerprint(), sum)
+	}
+}
+
+// TestEmbedAllocatesNothingPerImage: a call allocates a fixed amount and each batch the four small
+// slices onnxruntime_go's Run makes; decoding (TurboJPEG), preprocessing and normalising allocate
+// nothing, which a batch of 8 would show as 8 or more per batch.
+func TestEmbedAllocatesNothingPerImage(t *testing.T) {
+	images, _ := fixtureImages(t)
+	img, err := png.Decode(bytes.NewReader(images[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	const batch = 8
+	e := openFixture(t, "nchw128.onnx", Options{Batch: batch})
+	out := make([]float32, 64*batch*e.Dim())
+	allocs := func(n int) float64 {
+		return testing.AllocsPerRun(3, func() {
+			if err := e.Embed(n, func(int) []byte { return b.Bytes() }, out, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	few, many := allocs(2*batch), allocs(64*batch)
+	if perBatch := (many - few) / 62; perBatch > 4 {
+		t.Errorf("%.1f allocations per batch of %d images (%v for 2 batches, %v for 64)", perBatch, batch, few, many)
 	}
 }
