@@ -1,0 +1,180 @@
+package loader
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestNPYHeaderRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		descr string
+		shape []int
+		dict  string
+	}{
+		{npyDescrUint8, []int{256, 112, 112, 3}, "{'descr': '|u1', 'fortran_order': False, 'shape': (256, 112, 112, 3), }"},
+		{npyDescrInt32, []int{7}, "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }"},
+		{npyDescrInt64, []int{0}, "{'descr': '<i8', 'fortran_order': False, 'shape': (0,), }"},
+	} {
+		h := appendNPYHeader(nil, tc.descr, tc.shape...)
+		if len(h)%npyAlign != 0 || h[len(h)-1] != '\n' {
+			t.Errorf("%v: header of %d bytes does not end a 64-byte block with a newline", tc.shape, len(h))
+		}
+		n, err := npyHeaderLen(h)
+		if err != nil || npyPrelude+n != len(h) {
+			t.Fatalf("%v: header length %d, %v; want %d", tc.shape, n, err, len(h)-npyPrelude)
+		}
+		if got := string(bytes.TrimRight(h[npyPrelude:], " \n")); got != tc.dict {
+			t.Errorf("dict %q, want %q", got, tc.dict)
+		}
+		var parsed npyHeader
+		if err := parseNPYDict(h[npyPrelude:], &parsed); err != nil || parsed.descr != tc.descr || !slices.Equal(parsed.shape, tc.shape) {
+			t.Errorf("parsed %+v, %v; want %s %v", parsed, err, tc.descr, tc.shape)
+		}
+	}
+}
+
+func TestAppendNPYHeaderAllocatesNothing(t *testing.T) {
+	buf := make([]byte, 0, npyMaxHeader+npyPrelude)
+	if a := testing.AllocsPerRun(100, func() { buf = appendNPYHeader(buf[:0], npyDescrUint8, 4096, 112, 112, 3) }); a != 0 {
+		t.Fatalf("%v allocations per header", a)
+	}
+}
+
+func TestParseNPYDictRejects(t *testing.T) {
+	for _, dict := range []string{
+		"",
+		"{'descr': '<i4', 'fortran_order': True, 'shape': (3,), }",
+		"{'descr': '<i4', 'fortran_order': False, }",
+		"{'descr': '<i4', 'fortran_order': False, 'shape': (3, x), }",
+		"{'descr': '<i4', 'fortran_order': False, 'shape': (-3,), }",
+		"{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2, 3, 4, 5), }",
+		"'descr': '<i4'",
+	} {
+		var h npyHeader
+		if err := parseNPYDict([]byte(dict), &h); err == nil {
+			t.Errorf("%q parsed as %+v", dict, h)
+		}
+	}
+}
+
+// FuzzNPYHeader: the client's header parser never panics and reads back what the encoder writes.
+func FuzzNPYHeader(f *testing.F) {
+	f.Add(appendNPYHeader(nil, npyDescrUint8, 2, 3, 4, 3))
+	f.Add(appendNPYHeader(nil, npyDescrInt64, 2))
+	f.Add([]byte("\x93NUMPY\x01\x00\x10\x00{'shape': ((),)}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := npyHeaderLen(data)
+		if err != nil || len(data) < npyPrelude+n {
+			return
+		}
+		var h npyHeader
+		if parseNPYDict(data[npyPrelude:npyPrelude+n], &h) != nil {
+			return
+		}
+		if _, err := h.elements(1 << 40); err != nil {
+			return
+		}
+		again := appendNPYHeader(nil, h.descr, h.shape...)
+		var back npyHeader
+		if len(h.shape) > 0 && len(h.descr) < 16 && !bytes.ContainsAny([]byte(h.descr), "'") {
+			if err := parseNPYDict(again[npyPrelude:], &back); err != nil || back.descr != h.descr || !slices.Equal(back.shape, h.shape) {
+				t.Fatalf("%+v re-encoded as %q reads back as %+v, %v", h, again, back, err)
+			}
+		}
+	})
+}
+
+// FuzzStreamQuery: any query string is either a valid request within the limits or a 400, never a panic.
+func FuzzStreamQuery(f *testing.F) {
+	for _, q := range []string{"batch=8", "batch=8&rank=1&world=2&start=16&epochs=0", "mode=pk&p=2&k=4", "batch=9&mode=pk",
+		"batch=1&epoch=2147483647&epochs=2", "format=npy&batch=3&pad=1&seed=18446744073709551615", "%zz=1", "batch=8&batch=9"} {
+		f.Add(q)
+	}
+	d := queryDefaults{mode: "uniform", profile: "face", maxBatch: 4096}
+	f.Fuzz(func(t *testing.T, query string) {
+		var args fasthttp.Args
+		args.Parse(query)
+		q, err := parseStream(&args, d)
+		if err != nil {
+			if _, ok := err.(*badRequest); !ok {
+				t.Fatalf("%q: error %v is not a bad request", query, err)
+			}
+			return
+		}
+		switch {
+		case q.batch < 1 || q.batch > d.maxBatch, q.rank < 0 || q.rank >= q.world, q.start%q.batch != 0,
+			q.epoch < 0, q.epochs < 0, q.epochs > 0 && q.epoch+q.epochs-1 > maxEpoch,
+			q.mode == "pk" && q.p*q.k != q.batch:
+			t.Fatalf("%q accepted as %+v", query, q)
+		}
+	})
+}
+
+// TestChunkWriter: writes reach the connection in order, in chunks of at most chunkSize, with
+// small writes coalesced.
+func TestChunkWriter(t *testing.T) {
+	var sink chunkSink
+	cw := newChunkWriter(&sink)
+	var want []byte
+	for i, n := range []int{10, 300, chunkSize + 5, 3*chunkSize + 1, 1, chunkSize - 1, 7} {
+		p := bytes.Repeat([]byte{byte(i)}, n)
+		want = append(want, p...)
+		if _, err := cw.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sink.data, want) || cw.written != int64(len(want)) {
+		t.Fatalf("wrote %d bytes (counted %d), want %d", len(sink.data), cw.written, len(want))
+	}
+	for i, n := range sink.chunks {
+		if n > chunkSize || (n < chunkSize/2 && i < len(sink.chunks)-1 && i > 0) {
+			t.Errorf("chunk %d of %d bytes (sizes %v)", i, n, sink.chunks)
+		}
+	}
+}
+
+type chunkSink struct {
+	data   []byte
+	chunks []int
+}
+
+func (s *chunkSink) Write(p []byte) (int, error) {
+	s.data = append(s.data, p...)
+	s.chunks = append(s.chunks, len(p))
+	return len(p), nil
+}
+
+func TestChunkWriterStopsOnError(t *testing.T) {
+	cw := newChunkWriter(failingWriter{})
+	if _, err := cw.Write(make([]byte, 2*chunkSize)); err == nil {
+		t.Fatal("a failed connection write was not reported")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("connection reset") }
+
+func TestTensorTypeSerialization(t *testing.T) {
+	tt := NewTensorType(112, 96, 3)
+	if got := tt.Serialize(); got != `{"shape":[112,96,3]}` {
+		t.Errorf("Serialize %s", got)
+	}
+	back, err := tt.Deserialize(tt.Storage, tt.Serialize())
+	if err != nil || !back.ExtensionEquals(tt) {
+		t.Fatalf("Deserialize: %v, %v", back, err)
+	}
+	if _, err := tt.Deserialize(NewTensorType(2, 2, 3).Storage, tt.Serialize()); err == nil {
+		t.Error("a storage of the wrong size was accepted")
+	}
+	if _, err := tt.Deserialize(tt.Storage, `{"shape":`); err == nil {
+		t.Error("bad metadata was accepted")
+	}
+}
