@@ -215,6 +215,30 @@ func (e *Embedder) String() string {
 // called from one goroutine as batches complete (may be nil). An image that does not decode stops
 // the call with an error naming its index.
 func (e *Embedder) Embed(n int, image func(i int) []byte, out []float32, progress func(done int)) error {
+	return e.embed(n, func(d *decoder, i int) ([]byte, error) {
+		if err := d.worker.Process(image(i), 0, 0, int64(i), d.pixels); err != nil {
+			return nil, err
+		}
+		return d.pixels, nil
+	}, out, progress)
+}
+
+// EmbedRGB is Embed for images already decoded at the model's input size: rgb(i) returns
+// height*width*3 bytes of RGB in rows (NHWC, as augment.Worker.Process writes them). It skips the
+// decode, for images a stage made itself (S3's candidates) before it encodes them.
+func (e *Embedder) EmbedRGB(n int, rgb func(i int) []byte, out []float32, progress func(done int)) error {
+	return e.embed(n, func(_ *decoder, i int) ([]byte, error) {
+		p := rgb(i)
+		if len(p) != e.imageFloats() {
+			return nil, fmt.Errorf("%d bytes of pixels, want %d (%dx%d RGB)", len(p), e.imageFloats(), e.sig.height, e.sig.width)
+		}
+		return p, nil
+	}, out, progress)
+}
+
+// embed runs the pipeline; pixels(d, i) gives image i's RGB pixels, using worker d's decoder and
+// buffer if it needs them.
+func (e *Embedder) embed(n int, pixels func(d *decoder, i int) ([]byte, error), out []float32, progress func(done int)) error {
 	if len(out) < n*e.sig.dim {
 		return fmt.Errorf("embed %d images: output has %d floats, want %d (%d per image)", n, len(out), n*e.sig.dim, e.sig.dim)
 	}
@@ -261,17 +285,19 @@ func (e *Embedder) Embed(n int, image func(i int) []byte, out []float32, progres
 		}
 		return nil
 	})
-	for _, d := range e.decoders {
+	for k := range e.decoders {
+		d := &e.decoders[k]
 		g.Go(func() error {
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue // drain: another goroutine failed
 				}
 				i := j.slot.start + j.row
-				if err := d.worker.Process(image(i), 0, 0, int64(i), d.pixels); err != nil {
+				rgb, err := pixels(d, i)
+				if err != nil {
 					return fmt.Errorf("embed image %d: %w", i, err)
 				}
-				e.fill(j.slot.input[j.row*e.imageFloats():(j.row+1)*e.imageFloats()], d.pixels)
+				e.fill(j.slot.input[j.row*e.imageFloats():(j.row+1)*e.imageFloats()], rgb)
 				if j.slot.remaining.Add(-1) == 0 {
 					filled <- j.slot // never blocks: it has room for every slot
 				}

@@ -282,3 +282,37 @@ func TestEmbedAllocatesNothingPerImage(t *testing.T) {
 		t.Errorf("%.1f allocations per batch of %d images (%v for 2 batches, %v for 64)", perBatch, batch, few, many)
 	}
 }
+
+func TestEmbedRGBMatchesPyTorch(t *testing.T) {
+	images, want := fixtureImages(t)
+	pixels := make([][]byte, len(images))
+	for i, data := range images {
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				pixels[i] = append(pixels[i], byte(r>>8), byte(g>>8), byte(bl>>8))
+			}
+		}
+	}
+	e := openFixture(t, "nhwc128.onnx", Options{Batch: 3})
+	out := make([]float32, len(images)*e.Dim())
+	if err := e.EmbedRGB(len(images), func(i int) []byte { return pixels[i] }, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range images {
+		for k, v := range out[i*e.Dim() : (i+1)*e.Dim()] {
+			if math.Abs(float64(v-want.NCHW128[i][k])) > 1e-4 {
+				t.Fatalf("image %d, dimension %d: %g, PyTorch %g", i, k, v, want.NCHW128[i][k])
+			}
+		}
+	}
+	err := e.EmbedRGB(2, func(i int) []byte { return pixels[i][:100] }, out, nil)
+	if err == nil || !strings.Contains(err.Error(), "100 bytes of pixels, want 3840 (40x32 RGB)") {
+		t.Errorf("pixels of the wrong size: %v", err)
+	}
+}
