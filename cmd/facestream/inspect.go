@@ -12,12 +12,6 @@ import (
 	"github.com/facestream/facestream/arrowio"
 )
 
-// sizeBuckets are the photos-per-identity histogram buckets: [lo, hi], hi 0 for no bound.
-var sizeBuckets = [...]struct {
-	name   string
-	lo, hi int32
-}{{"1", 1, 1}, {"2-4", 2, 4}, {"5-9", 5, 9}, {"10-19", 10, 19}, {"20-49", 20, 49}, {"50-99", 50, 99}, {"100+", 100, 0}}
-
 // inspection is what inspect prints; its JSON keys are for scripts.
 type inspection struct {
 	Dataset     string           `json:"dataset"`
@@ -105,7 +99,12 @@ func describe(ds *arrowio.Dataset) inspection {
 		in.PerIdentity.Min, in.PerIdentity.Median, in.PerIdentity.Max = sizes[0], sizes[len(sizes)/2], sizes[len(sizes)-1]
 		in.PerIdentity.Mean = float64(ds.Len()) / float64(len(sizes))
 	}
-	for _, b := range sizeBuckets {
+	// Photos-per-identity buckets [lo, hi]; hi 0 for no bound.
+	buckets := [...]struct {
+		name   string
+		lo, hi int32
+	}{{"1", 1, 1}, {"2-4", 2, 4}, {"5-9", 5, 9}, {"10-19", 10, 19}, {"20-49", 20, 49}, {"50-99", 50, 99}, {"100+", 100, 0}}
+	for _, b := range buckets {
 		n := 0
 		for _, s := range sizes {
 			if s >= b.lo && (b.hi == 0 || s <= b.hi) {

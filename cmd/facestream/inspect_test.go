@@ -41,7 +41,7 @@ func TestDatasetCommands(t *testing.T) {
 	for _, b := range want.Histogram {
 		total += b.Identities
 	}
-	if total != 12 || len(want.Histogram) != len(sizeBuckets) {
+	if total != 12 || len(want.Histogram) != 7 {
 		t.Fatalf("histogram %+v covers %d identities, want 12", want.Histogram, total)
 	}
 	for _, other := range []string{"from-parquet", "from-rec"} {

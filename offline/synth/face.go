@@ -36,15 +36,6 @@ type identity struct {
 	neckW                        float32
 }
 
-var (
-	skinLight  = rgb{242, 212, 188}
-	skinMedium = rgb{196, 146, 110}
-	skinDark   = rgb{96, 64, 46}
-	hairColors = []rgb{{22, 18, 16}, {58, 38, 26}, {108, 72, 42}, {206, 174, 112}, {150, 66, 32}, {168, 166, 162}, {236, 232, 222}}
-	irisColors = []rgb{{70, 44, 24}, {40, 26, 16}, {62, 110, 160}, {80, 120, 70}, {110, 100, 60}}
-	frameCols  = []rgb{{15, 15, 15}, {90, 55, 30}, {190, 160, 80}, {150, 30, 40}, {40, 60, 130}}
-)
-
 func uniform(r *rand.Rand, lo, hi float32) float32 { return lo + (hi-lo)*r.Float32() }
 
 // normal draws N(0, sigma) clipped to ±limit.
@@ -60,6 +51,11 @@ func jitter(r *rand.Rand, c rgb, amount float32) rgb {
 }
 
 func newIdentity(r *rand.Rand) identity {
+	skinLight, skinMedium, skinDark := rgb{242, 212, 188}, rgb{196, 146, 110}, rgb{96, 64, 46}
+	hairColors := [...]rgb{{22, 18, 16}, {58, 38, 26}, {108, 72, 42}, {206, 174, 112}, {150, 66, 32}, {168, 166, 162}, {236, 232, 222}}
+	irisColors := [...]rgb{{70, 44, 24}, {40, 26, 16}, {62, 110, 160}, {80, 120, 70}, {110, 100, 60}}
+	frameColors := [...]rgb{{15, 15, 15}, {90, 55, 30}, {190, 160, 80}, {150, 30, 40}, {40, 60, 130}}
+
 	var id identity
 	id.faceRX = uniform(r, 33, 42)
 	id.faceRY = uniform(r, 45, 54)
@@ -110,7 +106,7 @@ func newIdentity(r *rand.Rand) identity {
 	id.glassesRound = r.IntN(2) == 0
 	id.glassesR = uniform(r, 8, 11)
 	id.frameW = uniform(r, 0.9, 2.2)
-	id.frame = frameCols[r.IntN(len(frameCols))]
+	id.frame = frameColors[r.IntN(len(frameColors))]
 
 	id.beard = r.Float32() < 0.15
 	id.moustache = id.beard || r.Float32() < 0.1
