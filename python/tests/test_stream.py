@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import facestream
+from facestream import stream
 
 URL = os.environ.get("FACESTREAM_URL")
 BIN = os.environ.get("FACESTREAM_BIN")
@@ -35,12 +36,6 @@ def interleaved_plan(world, epoch=0):
     per_rank = [plan_ids(r, world, epoch) for r in range(world)]
     batches = [[ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] for ids in per_rank]
     return [i for group in zip(*batches) for batch in group for i in batch]
-
-
-def dataset(url=URL, **kw):
-    args = dict(batch_size=BATCH, seed=SEED, mode="uniform", format="npy", return_ids=True)
-    args.update(kw)
-    return facestream.StreamDataset(url, **args)
 
 
 def collect(batches):
@@ -103,15 +98,23 @@ class CuttingProxy:
 
 @unittest.skipUnless(URL and BIN and DATASET, "needs a live server: run python/run_tests.sh")
 class StreamTest(unittest.TestCase):
+    FORMAT = "npy"
+
+    @classmethod
+    def dataset(cls, url=URL, **kw):
+        args = dict(batch_size=BATCH, seed=SEED, mode="uniform", format=cls.FORMAT, return_ids=True)
+        args.update(kw)
+        return facestream.StreamDataset(url, **args)
+
     @classmethod
     def setUpClass(cls):
-        cls.info = dataset().info()
-        cls.reference = collect(dataset())  # one whole epoch, one stream
+        cls.info = cls.dataset().info()
+        cls.reference = collect(cls.dataset())  # one whole epoch, one stream
 
     def test_info(self):
         self.assertEqual(self.info["identities"], 40)
         self.assertEqual(self.info["image"], {"height": 32, "width": 32, "channels": 3})
-        self.assertEqual(dataset().batches_per_epoch(num_workers=2), 2 * (self.info["dataset"]["samples"] // 16))
+        self.assertEqual(self.dataset().batches_per_epoch(num_workers=2), 2 * (self.info["dataset"]["samples"] // 16))
 
     def test_single_stream_equals_plan(self):
         self.assertEqual(flat_ids(self.reference), plan_ids(0, 1))
@@ -120,7 +123,7 @@ class StreamTest(unittest.TestCase):
         self.assertEqual((labels.dtype, ids.dtype), (torch.int64, torch.int64))
 
     def test_two_workers_stream_the_plan_of_two_ranks(self):
-        batches = collect(facestream.StreamLoader(dataset(), num_workers=2))
+        batches = collect(facestream.StreamLoader(self.dataset(), num_workers=2))
         ids = flat_ids(batches)
         want = interleaved_plan(2)
         self.assertEqual(ids, want)
@@ -130,7 +133,7 @@ class StreamTest(unittest.TestCase):
 
     def test_labels_are_stable_per_id_across_epochs(self):
         label_of = {}
-        ds = dataset(epochs=2)
+        ds = self.dataset(epochs=2)
         batches = collect(ds)
         self.assertEqual(len(batches), 2 * (self.info["dataset"]["samples"] // BATCH))
         for _, labels, ids in batches:
@@ -167,7 +170,7 @@ class StreamTest(unittest.TestCase):
 
     def resume_after(self, n, num_workers, **kw):
         """Reads n batches, saves the state, and resumes in a fresh dataset."""
-        first = dataset(**kw)
+        first = self.dataset(**kw)
         loader = facestream.StreamLoader(first, num_workers=num_workers)
         head = []
         for batch in loader:
@@ -176,7 +179,7 @@ class StreamTest(unittest.TestCase):
                 break
         state = first.state_dict()
         del loader
-        second = dataset(**kw)
+        second = self.dataset(**kw)
         second.load_state_dict(state)
         return head, collect(facestream.StreamLoader(second, num_workers=num_workers)), state
 
@@ -186,7 +189,7 @@ class StreamTest(unittest.TestCase):
         self.assertSameBatches(head + tail, self.reference)
 
     def test_resume_with_workers_mid_round(self):
-        whole = collect(facestream.StreamLoader(dataset(), num_workers=2))
+        whole = collect(facestream.StreamLoader(self.dataset(), num_workers=2))
         head, tail, state = self.resume_after(5, 2)  # odd: the next batch is worker 1's
         self.assertEqual((state["batches"], state["streams"]), (5, 2))
         self.assertSameBatches(head + tail, whole)
@@ -199,11 +202,11 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(flat_ids(head + tail)[per_epoch * BATCH:], plan_ids(0, 1, epoch=1))
 
     def test_state_of_another_stream_is_refused(self):
-        state = dataset().state_dict()
+        state = self.dataset().state_dict()
         with self.assertRaisesRegex(ValueError, "batch_size"):
-            dataset(batch_size=BATCH * 2).load_state_dict(state)
+            self.dataset(batch_size=BATCH * 2).load_state_dict(state)
         _, _, state = self.resume_after(2, 2)
-        ds = dataset()
+        ds = self.dataset()
         ds.load_state_dict(state)
         with self.assertRaisesRegex(ValueError, "same number"):
             next(iter(facestream.StreamLoader(ds, num_workers=1)))
@@ -212,7 +215,7 @@ class StreamTest(unittest.TestCase):
         image_bytes = BATCH * 32 * 32 * 3
         proxy = CuttingProxy(URL, after=2 * image_bytes + 500, cuts=2)  # mid-batch
         try:
-            got = collect(dataset(proxy.url))
+            got = collect(self.dataset(proxy.url))
         finally:
             proxy.close()
         self.assertSameBatches(got, self.reference)
@@ -222,7 +225,7 @@ class StreamTest(unittest.TestCase):
         proxy = CuttingProxy(URL, after=10, cuts=100)
         try:
             with self.assertRaisesRegex(facestream.StreamError, "failed 3 times"):
-                collect(dataset(proxy.url, max_retries=2))
+                collect(self.dataset(proxy.url, max_retries=2))
         finally:
             proxy.close()
         self.assertEqual(proxy.connections, 3)
@@ -231,7 +234,15 @@ class StreamTest(unittest.TestCase):
         for kw, word in ((dict(batch_size=1 << 20), "batch"), (dict(mode="nope"), "mode")):
             with self.subTest(**kw):
                 with self.assertRaisesRegex(facestream.StreamError, f"HTTP 400.*{word}"):
-                    next(iter(dataset(**kw)))
+                    next(iter(self.dataset(**kw)))
+
+
+@unittest.skipUnless(URL and BIN and DATASET, "needs a live server: run python/run_tests.sh")
+@unittest.skipUnless(stream.pa is not None, "pyarrow is not installed")
+class ArrowStreamTest(StreamTest):
+    """The same checks through the Arrow format (pyarrow.ipc)."""
+
+    FORMAT = "arrow"
 
 
 if __name__ == "__main__":

@@ -69,6 +69,13 @@ class ToDeviceTest(unittest.TestCase):
         self.assertTrue(x.is_contiguous())
         torch.testing.assert_close(x[0, :, 1, 1], torch.tensor([0.0, 25.0, 25.0]))
 
+    @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
+    def test_cuda_matches_cpu(self):
+        images = torch.randint(0, 256, (4, 8, 8, 3), dtype=torch.uint8).pin_memory()
+        x = facestream.to_device(images, "cuda", dtype=torch.bfloat16)
+        self.assertEqual((x.device.type, x.dtype), ("cuda", torch.bfloat16))
+        torch.testing.assert_close(x.float().cpu(), facestream.to_device(images, "cpu"), atol=1e-2, rtol=1e-2)
+
     def test_refuses_floats(self):
         with self.assertRaises(ValueError):
             facestream.to_device(torch.zeros(1, 2, 2, 3), "cpu")
