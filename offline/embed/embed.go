@@ -100,10 +100,8 @@ func Open(opts Options) (*Embedder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedder model: %w", err)
 	}
-	if opts.Library == "" {
-		if opts.Library, err = LibraryPath(""); err != nil {
-			return nil, err
-		}
+	if opts.Library, err = LibraryPath(opts.Library); err != nil {
+		return nil, err
 	}
 	profile, err := augment.BuiltinProfile("none")
 	if err != nil {

@@ -148,7 +148,7 @@ func TestMissingOrWrongLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ library, want string }{
-		{"/nonexistent/libonnxruntime.so.1.24.3", "No such file"},
+		{"/nonexistent/libonnxruntime.so.1.24.3", "no such file"},
 		{notALibrary, "cannot load the ONNX Runtime library"},
 	} {
 		_, err := Open(Options{Model: filepath.Join("testdata", "nchw128.onnx"), Library: tc.library})
@@ -179,6 +179,11 @@ func TestLibraryPathPrecedence(t *testing.T) {
 	t.Setenv(LibraryEnv, filepath.Join(dir, "gone.so"))
 	if _, err := LibraryPath(""); err == nil || !strings.Contains(err.Error(), "$"+LibraryEnv) {
 		t.Errorf("a missing library named by the environment: %v, want an error naming the variable", err)
+	}
+	t.Setenv(LibraryEnv, "")
+	t.Chdir(dir) // no .cache/onnxruntime above a temporary folder
+	if _, err := LibraryPath(""); err == nil || !strings.Contains(err.Error(), "make setup") {
+		t.Errorf("no library anywhere: %v, want an error that says how to get it", err)
 	}
 }
 

@@ -24,14 +24,14 @@ const howToGetLibrary = "run `make setup`, or `npm pack onnxruntime-node@1.24.3`
 // from any package's tests), else beside the running binary or in its folder's .cache (the static build
 // ships the library next to the binary).
 func LibraryPath(flagValue string) (string, error) {
-	for _, given := range []struct{ path, from string }{{flagValue, "--ort-lib"}, {os.Getenv(LibraryEnv), "$" + LibraryEnv}} {
+	for _, given := range []struct{ path, from string }{{flagValue, "--ort-lib or the config"}, {os.Getenv(LibraryEnv), "$" + LibraryEnv}} {
 		if given.path == "" {
 			continue
 		}
 		if _, err := os.Stat(given.path); err != nil {
 			return "", fmt.Errorf("ONNX Runtime library %s (from %s): %w; %s", given.path, given.from, err, howToGetLibrary)
 		}
-		return given.path, nil
+		return absolute(given.path)
 	}
 	cached := filepath.Join(".cache", "onnxruntime", LibraryName)
 	var tried []string
@@ -49,11 +49,21 @@ func LibraryPath(flagValue string) (string, error) {
 	}
 	for _, p := range tried {
 		if _, err := os.Stat(p); err == nil {
-			return p, nil
+			return absolute(p)
 		}
 	}
 	return "", fmt.Errorf("ONNX Runtime library %s not found (looked in .cache/onnxruntime of the working folder and its parents, and beside the binary): %s",
 		LibraryName, howToGetLibrary)
+}
+
+// absolute makes path absolute: dlopen searches the system's library folders, not the working
+// folder, for a name without a slash.
+func absolute(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("ONNX Runtime library %s: %w", path, err)
+	}
+	return abs, nil
 }
 
 // environment is the process's one ONNX Runtime environment. onnxruntime_go keeps the loaded library
