@@ -325,7 +325,7 @@ func TestProcessErrors(t *testing.T) {
 }
 
 // jpegWithSize returns a small JPEG whose frame header claims w×h.
-func jpegWithSize(t *testing.T, w, h int) []byte {
+func jpegWithSize(t testing.TB, w, h int) []byte {
 	data := encodeJPEG(t, face(1, 16, 16), 90)
 	i := bytes.Index(data, []byte{0xff, 0xc0})
 	if i < 0 {
@@ -338,7 +338,7 @@ func jpegWithSize(t *testing.T, w, h int) []byte {
 }
 
 // pngWithSize returns a PNG header (signature and IHDR) claiming w×h.
-func pngWithSize(t *testing.T, w, h int) []byte {
+func pngWithSize(t testing.TB, w, h int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 1, 1))
 	img.Set(0, 0, color.White)
 	data := encodePNG(t, img)
