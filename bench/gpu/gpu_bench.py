@@ -75,6 +75,9 @@ def torch_source(args, device):
     torch_augment = import_torch_augment()
     # ImageFolder's loader is PIL open + convert("RGB"), as bench/peer/torch_augment.py's own folder reader.
     ds = torchvision.datasets.ImageFolder(args.images, transform=torch_augment.face_transform(args.size))
+    # Repeated so one epoch outlasts the window: an epoch's end drains the workers' prefetch, a stall
+    # facestream's endless stream does not have (torch_augment.py repeats its folder for the same reason).
+    ds = torch.utils.data.ConcatDataset([ds] * 64)
     loader = torch.utils.data.DataLoader(
         ds, batch_size=args.batch, shuffle=True, drop_last=True, **loader_options(args, device)
     )

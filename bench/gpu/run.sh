@@ -23,7 +23,7 @@ source "$HERE/lib.sh"
 
 BIN="" DATA="" IMAGES="" WORK="" SMOKE=0
 PY=${PY:-python3}
-IDENTITIES=6000 BATCH=256 WORKERS="4 8" TORCH_WORKERS=15 WARMUP=10 SECONDS_EACH=30 TRAIN_SECONDS=45
+IDENTITIES=6000 BATCH=256 WORKERS="4 8" TORCH_WORKERS=15 WARMUP=8 SECONDS_EACH=25 TRAIN_SECONDS=40
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while (($#)); do
 	case $1 in
@@ -65,6 +65,8 @@ fi
 [[ -n $IMAGES && -d $IMAGES ]] || { echo "--images DIR: the ImageFolder of the same JPEGs, for PyTorch's DataLoader" >&2; exit 2; }
 CLASSES=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["identities"])' "$DATA/dataset.json")
 log "dataset $DATA: $CLASSES identities; images for PyTorch in $IMAGES; work in $WORK"
+# DataLoader workers hand batches over in shared memory; a small /dev/shm is the usual cause of their crashes.
+log "$(nproc) cores; /dev/shm: $(df -h /dev/shm 2>/dev/null | awk 'NR == 2 {print $4 " free"}')"
 
 export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
 COMMON=(--device "$DEVICE" --batch "$BATCH" --classes "$CLASSES" --warmup "$WARMUP")
