@@ -20,7 +20,6 @@ The time the training loop spent blocked in next(iterator) is reported too; on C
 """
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -59,10 +58,8 @@ def facestream_source(args, device):
     kwargs = dict(seed=args.seed, token=args.token or None)
     if args.profile:
         kwargs["profile"] = args.profile
-    params = inspect.signature(facestream.StreamDataset).parameters
-    # An endless stream keeps the workers and their connections up for the whole window.
-    if "epochs" in params:
-        kwargs["epochs"] = 0
+    # An endless stream (epochs=0) keeps the workers and their connections up for the whole window.
+    kwargs["epochs"] = 0
     ds = facestream.StreamDataset(args.url, args.batch, **kwargs)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, **loader_options(args, device))
     return repeat_epochs(loader, ds), f"facestream StreamDataset, {args.workers} DataLoader workers"
@@ -148,9 +145,17 @@ class Window:
         return time.perf_counter() - self.t0 if self.t0 is not None else 0.0
 
 
+_NORM = {}
+
+
 def to_device(images, labels, device):
+    """facestream.to_device with mean and std already on the device: given Python numbers, it would
+    copy them to the GPU on every call, and a blocking copy synchronises the stream each step."""
     facestream = import_facestream()
-    x = facestream.to_device(images, device, dtype=torch.float32)
+    if device not in _NORM:
+        _NORM[device] = torch.tensor(127.5, device=device)
+    norm = _NORM[device]
+    x = facestream.to_device(images, device, mean=norm, std=norm, dtype=torch.float32)
     return x, labels.to(device, non_blocking=labels.is_pinned())
 
 
