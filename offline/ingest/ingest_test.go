@@ -401,3 +401,20 @@ func BenchmarkImport(b *testing.B) {
 		})
 	}
 }
+
+// TestDuplicatesConfirmBytes forges a digest collision: photos with equal
+// digests but different bytes must not be reported as duplicates.
+func TestDuplicatesConfirmBytes(t *testing.T) {
+	root := writeTree(t, map[string][]byte{"p/a.jpg": []byte("same"), "p/b.jpg": []byte("other"), "p/c.jpg": []byte("same")})
+	src, err := openFolder(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := duplicates(src, []digest{{7, 2}, {7, 1}, {7, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Duplicate{{"p/c.jpg", "p/a.jpg"}}; !slices.Equal(got, want) {
+		t.Fatalf("duplicates %v, want %v", got, want)
+	}
+}
