@@ -74,7 +74,7 @@ func (r *Reader) Next() ([]byte, error) {
 		}
 		word := binary.LittleEndian.Uint32(r.hdr[4:])
 		cflag, n32 := word>>29, word&maxLength
-		if (part == 0) != (cflag == flagWhole || cflag == flagStart) {
+		if cflag > flagEnd || (part == 0) != (cflag == flagWhole || cflag == flagStart) {
 			return nil, fmt.Errorf("record at offset %d: continuation flag %d in part %d: %w", r.off, cflag, part, ErrCorrupt)
 		}
 		r.off += 8

@@ -107,6 +107,7 @@ func TestReaderCorrupt(t *testing.T) {
 		{"end without start", le32(Magic, 3<<29), ErrCorrupt},
 		{"start without end", le32(Magic, 1<<29), io.ErrUnexpectedEOF},
 		{"start then whole", le32(Magic, 1<<29, Magic, 0), ErrCorrupt},
+		{"unknown flag", le32(Magic, 1<<29, Magic, 5<<29), ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
