@@ -163,7 +163,7 @@ func histogramChart(title string, h Histogram, class func(centre float64) string
 	}
 	peak := slices.Max(h.Counts)
 	x, y := c.xAxis(h.Edges[0], h.Edges[len(h.Edges)-1]), c.yAxis(0, float64(peak)*1.08, false)
-	c.XTicks, c.YTicks = linearTicks(x, 10), linearTicks(y, 5)
+	c.XTicks, c.YTicks = linearTicks(x, 10), countTicks(y, 5)
 	for i, n := range h.Counts {
 		lo, hi := h.Edges[i], h.Edges[i+1]
 		x0, x1, top := x.at(lo), x.at(hi), y.at(float64(n))
@@ -173,6 +173,10 @@ func histogramChart(title string, h Histogram, class func(centre float64) string
 	for _, m := range markers {
 		if m.X >= x.lo && m.X <= x.hi {
 			m.X, m.LabelY = x.at(m.X), c.Top+12+16*float64(len(c.Markers))
+			m.LabelX, m.Anchor = m.X+5, "start"
+			if m.X > c.Right-120 {
+				m.LabelX, m.Anchor = m.X-5, "end"
+			}
 			c.Markers = append(c.Markers, m)
 		}
 	}
@@ -188,9 +192,9 @@ func s2Chart(r *Report) *chart {
 			}
 			return "removed"
 		},
-		[]marker{{X: t, Label: "t = " + formatNumber(t), Class: "t"}})
+		[]marker{{X: t, Label: "t = " + formatValue(t), Class: "t"}})
 	c.Legend = []legendItem{{"kept", "kept (cos > t)"}, {"removed", "removed"}}
-	c.Caption = fmt.Sprintf("t = %s (%s): %d kept, %d removed.", formatNumber(t), orDefault(r.S2.TSpec), r.S2.Kept, r.S2.Removed)
+	c.Caption = fmt.Sprintf("t = %s (%s): %d kept, %d removed.", formatValue(t), orDefault(r.S2.TSpec), r.S2.Kept, r.S2.Removed)
 	return c
 }
 
@@ -203,11 +207,11 @@ func s3Chart(r *Report) *chart {
 			}
 			return "rejected"
 		},
-		[]marker{{X: a, Label: "a = " + formatNumber(a), Class: "ab"}, {X: b, Label: "b = " + formatNumber(b), Class: "ab"},
+		[]marker{{X: a, Label: "a = " + formatValue(a), Class: "ab"}, {X: b, Label: "b = " + formatValue(b), Class: "ab"},
 			{X: r.S2.T, Label: "t", Class: "t"}})
 	c.Legend = []legendItem{{"accepted", "in (a, b): eligible"}, {"rejected", "outside (a, b)"}}
 	c.Caption = fmt.Sprintf("a = %s (%s), b = %s (%s): %d of %d candidates accepted (%s), at most %d per identity.",
-		formatNumber(a), orDefault(r.S3.ASpec), formatNumber(b), orDefault(r.S3.BSpec),
+		formatValue(a), orDefault(r.S3.ASpec), formatValue(b), orDefault(r.S3.BSpec),
 		r.S3.Accepted, r.S3.Attempts, ratio(r.S3.Accepted, r.S3.Attempts), r.S3.N)
 	return c
 }

@@ -44,6 +44,8 @@ type marker struct {
 	Label  string
 	Class  string
 	LabelY float64 // staggered so that labels of close markers do not overlap
+	LabelX float64 // the label's anchor: right of the line, or left of it near the right edge
+	Anchor string  // "start" or "end"
 }
 
 type legendItem struct{ Class, Label string }
@@ -77,7 +79,12 @@ func (c *chart) yAxis(lo, hi float64, log bool) axis {
 }
 
 // linearTicks places about n ticks at round values (1, 2 or 5 × 10^k apart) within [lo, hi].
-func linearTicks(a axis, n int) []tick {
+func linearTicks(a axis, n int) []tick { return ticksFrom(a, n, 0) }
+
+// countTicks is linearTicks for counts: never a tick between two whole numbers.
+func countTicks(a axis, n int) []tick { return ticksFrom(a, n, 1) }
+
+func ticksFrom(a axis, n int, minStep float64) []tick {
 	if !(a.hi > a.lo) {
 		return []tick{{Pos: a.at(a.lo), Label: formatNumber(a.lo)}}
 	}
@@ -90,6 +97,7 @@ func linearTicks(a axis, n int) []tick {
 			break
 		}
 	}
+	step = max(step, minStep)
 	var ts []tick
 	for v := math.Ceil(a.lo/step) * step; v <= a.hi+step*1e-9; v += step {
 		ts = append(ts, tick{Pos: a.at(v), Label: formatNumber(v)})
@@ -109,13 +117,19 @@ func logTicks(a axis) []tick {
 	return ts
 }
 
-// formatNumber prints a tick value without float noise: 0.30000000000000004 → 0.3, 10000 → 10k.
+// formatValue prints a parameter such as a threshold with at most three decimals.
+func formatValue(v float64) string { return formatNumber(math.Round(v*1000) / 1000) }
+
+// formatNumber prints a tick value without float noise: 0.30000000000000004 → 0.3, 5000 → 5k.
 func formatNumber(v float64) string {
 	v = math.Round(v*1e6) / 1e6
+	if v == 0 {
+		v = 0 // not "-0" from a tick computed as −1 + 5·0.2
+	}
 	switch {
 	case math.Abs(v) >= 1e6 && math.Mod(v, 1e6) == 0:
 		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
-	case math.Abs(v) >= 1e4 && math.Mod(v, 1e3) == 0:
+	case math.Abs(v) >= 1e3 && math.Mod(v, 1e3) == 0:
 		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
