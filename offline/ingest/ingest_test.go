@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
 	"golang.org/x/image/bmp"
 
 	"github.com/facestream/facestream/arrowio"
@@ -417,4 +418,20 @@ func TestDuplicatesConfirmBytes(t *testing.T) {
 	if want := []Duplicate{{"p/c.jpg", "p/a.jpg"}}; !slices.Equal(got, want) {
 		t.Fatalf("duplicates %v, want %v", got, want)
 	}
+}
+
+// TestCancel stops an import through its context: an error, no dataset, no
+// goroutine left behind.
+func TestCancel(t *testing.T) {
+	src := synthFolder(t, 30)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "ds")
+	if _, err := Import(ctx, Options{Format: FormatImageFolder, Source: src, Out: out, Workers: 4}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled import: %v", err)
+	}
+	if _, err := arrowio.Open(out); !errors.Is(err, arrowio.ErrNotDataset) {
+		t.Fatalf("a cancelled import left a dataset: %v", err)
+	}
+	goleak.VerifyNone(t)
 }
