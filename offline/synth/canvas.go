@@ -73,7 +73,9 @@ func (c *canvas) fill(top, bottom rgb) {
 // image of bounds. soft widens the edge (face units) for shadows and blushes;
 // alpha scales the coverage.
 func (c *canvas) draw(sh shape, bounds box, col rgb, soft, alpha float32) {
-	x0, y0, x1, y1 := c.imageBox(bounds)
+	// Coverage reaches zero half a soft edge outside the shape.
+	g := soft / 2
+	x0, y0, x1, y1 := c.imageBox(box{bounds.x0 - g, bounds.y0 - g, bounds.x1 + g, bounds.y1 + g})
 	invEdge := 1 / (1/c.pxPerUnit + soft)
 	for py := y0; py < y1; py++ {
 		// Face coordinates of the row's first pixel centre, then one step per pixel.
