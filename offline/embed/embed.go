@@ -26,8 +26,8 @@ type Options struct {
 	Model   string     // .onnx path
 	Library string     // ONNX Runtime shared library ("" → LibraryPath(""))
 	Batch   int        // inference batch (default 64; a model with a fixed batch axis uses its own)
-	Mean    [3]float32 // per model channel, in the model's channel order (default 127.5 each)
-	Std     [3]float32 // per model channel (default 127.5 each): input = (pixel − mean) / std
+	Mean    [3]float32 // per model channel, in the model's channel order: input = (pixel − mean) / std
+	Std     [3]float32 // per model channel; Mean and Std both zero (unset) → 127.5 and 127.5
 	BGR     bool       // the model expects blue, green, red channel order
 	Threads int        // ORT intra-op threads (default: cores − decode workers, ≥ 1)
 	Workers int        // Go decode workers (default: 1 on ≤ 2 cores, else cores/4)
@@ -43,11 +43,8 @@ func (o Options) withDefaults() Options {
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
-	if o.Mean == [3]float32{} {
-		o.Mean = [3]float32{127.5, 127.5, 127.5}
-	}
-	if o.Std == [3]float32{} {
-		o.Std = [3]float32{127.5, 127.5, 127.5}
+	if o.Mean == [3]float32{} && o.Std == [3]float32{} { // a zero mean alone is real: x/255 models
+		o.Mean, o.Std = [3]float32{127.5, 127.5, 127.5}, [3]float32{127.5, 127.5, 127.5}
 	}
 	if o.Workers <= 0 {
 		o.Workers = max(1, cores/4)
@@ -92,8 +89,8 @@ type slot struct {
 func Open(opts Options) (*Embedder, error) {
 	opts = opts.withDefaults()
 	for c := range 3 {
-		if !(opts.Std[c] != 0) || math.IsInf(float64(opts.Std[c]), 0) {
-			return nil, fmt.Errorf("embedder: std %v: every channel needs a finite non-zero std", opts.Std)
+		if !finite(opts.Mean[c]) || !finite(opts.Std[c]) || opts.Std[c] == 0 {
+			return nil, fmt.Errorf("embedder: mean %v, std %v: every channel needs a finite mean and a finite non-zero std", opts.Mean, opts.Std)
 		}
 	}
 	fingerprint, err := fileSHA256(opts.Model)
@@ -409,6 +406,8 @@ func (e *Embedder) release() error {
 	errs = append(errs, releaseEnvironment())
 	return errors.Join(errs...)
 }
+
+func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
 
 func fileSHA256(path string) (string, error) {
 	f, err := os.Open(path)

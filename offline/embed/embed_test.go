@@ -321,3 +321,25 @@ func TestEmbedRGBMatchesPyTorch(t *testing.T) {
 		t.Errorf("pixels of the wrong size: %v", err)
 	}
 }
+
+func TestPreprocessingOptions(t *testing.T) {
+	requireLibrary(t)
+	model := filepath.Join("testdata", "nchw128.onnx")
+	for _, std := range [][3]float32{{0, 1, 1}, {1, float32(math.NaN()), 1}, {1, 1, float32(math.Inf(1))}} {
+		if e, err := Open(Options{Model: model, Std: std}); err == nil || !strings.Contains(err.Error(), "std") {
+			if e != nil {
+				e.Close()
+			}
+			t.Errorf("std %v: %v, want a refusal", std, err)
+		}
+	}
+	// A zero mean with a std is a real setting (x/255 models), not "unset".
+	e := openFixture(t, "nchw128.onnx", Options{Std: [3]float32{255, 255, 255}})
+	if e.lut[0][255] != 1 || e.lut[2][0] != 0 {
+		t.Errorf("mean 0, std 255 maps 255 → %g and 0 → %g, want 1 and 0", e.lut[0][255], e.lut[2][0])
+	}
+	d := openFixture(t, "nchw128.onnx", Options{})
+	if d.lut[1][0] != -1 || d.lut[1][255] != 1 {
+		t.Errorf("default preprocessing maps 0 → %g and 255 → %g, want −1 and 1", d.lut[1][0], d.lut[1][255])
+	}
+}
