@@ -23,7 +23,7 @@ BIN=${FACESTREAM_BIN:-$ROOT/bin/facestream}
 PY=${PY:-/usr/bin/python3}
 CORES=${CORES:-$(nproc)}
 SECONDS_EACH=${SECONDS_EACH:-8}
-IDENTITIES=${IDENTITIES:-200}
+IDENTITIES=${IDENTITIES:-$((CORES > 2 ? 100 * CORES : 200))} # every stream needs whole batches in an epoch
 BATCH=${BATCH:-128}
 WORK=${WORK:-$ROOT/.cache/bench}
 [[ -x $BIN ]] || { echo "no facestream binary at $BIN: run make build, or set FACESTREAM_BIN" >&2; exit 2; }
