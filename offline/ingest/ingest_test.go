@@ -136,7 +136,7 @@ func jpegWithMagic(t *testing.T) []byte {
 
 func TestRecMatchesFolder(t *testing.T) {
 	src := synthFolder(t, 8)
-	if err := os.WriteFile(filepath.Join(src, synth.IdentityName(3), "split.jpg"), jpegWithMagic(t), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, synth.IdentityName(3, 8), "split.jpg"), jpegWithMagic(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, folder := importSet(t, Options{Format: FormatImageFolder, Source: src})

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -67,8 +68,11 @@ const (
 	streamPhoto
 )
 
-// IdentityName is the folder name of identity i.
-func IdentityName(i int) string { return fmt.Sprintf("id%05d", i) }
+// IdentityName is the folder name of identity i of a set of n: zero-padded
+// so that names sort in index order.
+func IdentityName(i, n int) string {
+	return fmt.Sprintf("id%0*d", max(5, len(strconv.Itoa(n-1))), i)
+}
 
 func (o Options) validate() error {
 	switch {
@@ -113,7 +117,7 @@ func Generate(ctx context.Context, dir string, opts Options) (Summary, error) {
 	}
 	var jobs []job
 	for i := range opts.Identities {
-		if err := os.MkdirAll(filepath.Join(dir, "images", IdentityName(i)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, "images", IdentityName(i, opts.Identities)), 0o755); err != nil {
 			return Summary{}, fmt.Errorf("synth: %w", err)
 		}
 		for j := range photoCount(opts.Seed, i) {
@@ -183,7 +187,7 @@ func newRenderer(opts Options) *renderer {
 // come from the (seed, i, j) stream alone, so any worker produces the same bytes.
 func (r *renderer) photo(dir string, jb job) (Photo, error) {
 	rng := newRand(r.opts.Seed, streamPhoto, jb.identity, jb.index)
-	rel := IdentityName(jb.identity) + "/" + fmt.Sprintf("%04d.jpg", jb.index)
+	rel := IdentityName(jb.identity, r.opts.Identities) + "/" + fmt.Sprintf("%04d.jpg", jb.index)
 	p := Photo{Path: rel, Kind: Clean}
 	u := rng.Float64()
 	var quality int
@@ -198,7 +202,7 @@ func (r *renderer) photo(dir string, jb job) (Photo, error) {
 			p.Kind = Mislabeled
 			who = (who + 1 + rng.IntN(r.opts.Identities-1)) % r.opts.Identities
 		}
-		p.TrueIdentity = IdentityName(who)
+		p.TrueIdentity = IdentityName(who, r.opts.Identities)
 		id := newIdentity(newRand(r.opts.Seed, streamIdentity, who, 0))
 		ps := newPose(rng, &id)
 		renderFace(r.c, rng, &id, &ps)

@@ -142,6 +142,17 @@ func TestTruth(t *testing.T) {
 	}
 }
 
+func TestIdentityName(t *testing.T) {
+	for _, tt := range []struct {
+		i, n int
+		want string
+	}{{3, 10, "id00003"}, {99999, 100000, "id99999"}, {42, 100001, "id000042"}} {
+		if got := IdentityName(tt.i, tt.n); got != tt.want {
+			t.Errorf("IdentityName(%d, %d) = %q, want %q", tt.i, tt.n, got, tt.want)
+		}
+	}
+}
+
 func TestOptionsRefused(t *testing.T) {
 	for _, o := range []Options{
 		{Identities: 1, Size: 112},
@@ -158,7 +169,7 @@ func TestOptionsRefused(t *testing.T) {
 func BenchmarkRender(b *testing.B) {
 	r := newRenderer(Options{Identities: 100, Seed: 1, Noise: 0.05, Junk: 0.01, Size: 112})
 	dir := b.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "images", IdentityName(0)), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "images", IdentityName(0, 100)), 0o755); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
