@@ -280,6 +280,7 @@ def report(paths):
         best = r.get("best") or r
         waited = best.get("gpu_waited_fraction", best.get("blocked_fraction"))
         rows.append((name, doc.get("title", ""), best.get("images_per_s"), waited, doc.get("error")))
+    # On CUDA the wait is GPU idle time from events; on CPU (--cpu-smoke) it is time blocked in next().
     lines = ["| part | what | img/s | GPU waited for data |", "|---|---|---:|---:|"]
     for name, title, ips, waited, err in rows:
         if err:
