@@ -21,7 +21,6 @@ The time the training loop spent blocked in next(iterator) is reported too; on C
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
