@@ -36,7 +36,7 @@ const ReportName = "report/import.json"
 // Options configure Import.
 type Options struct {
 	Format      string // FormatImageFolder, FormatRec or FormatParquet
-	Source      string // folder, .rec or .parquet path
+	Source      string // ImageFolder root, .rec (or the folder holding train.rec) or .parquet
 	Out         string // dataset folder
 	Force       bool   // replace a dataset already in Out
 	Verify      bool   // decode every image fully, not just its header

@@ -154,6 +154,9 @@ func TestRecMatchesFolder(t *testing.T) {
 	}
 	_, fromRec := importSet(t, Options{Format: FormatRec, Source: rec, Verify: true})
 	assertSameSamples(t, folder, fromRec)
+	// InsightFace ships train.rec and train.idx in a folder: the folder will do.
+	_, fromFolder := importSet(t, Options{Format: FormatRec, Source: filepath.Dir(rec)})
+	assertSameSamples(t, folder, fromFolder)
 }
 
 // oddImages returns one photo per accepted format and shape.

@@ -119,7 +119,11 @@ type recSource struct {
 	rank       map[int64]int    // identity label → index in identities
 }
 
+// openRec opens a .rec, or the train.rec in a folder as InsightFace ships them.
 func openRec(path string) (*recSource, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "train.rec")
+	}
 	f, err := recordio.Open(path)
 	if err != nil {
 		return nil, err
