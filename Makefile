@@ -21,5 +21,8 @@ test: build
 demo: build
 	bash scripts/demo.sh
 
+bench: build
+	FACESTREAM_BIN=$(CURDIR)/$(BIN) bash bench/peer/run_peers.sh
+
 clean:
 	rm -rf bin demo
