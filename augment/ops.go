@@ -16,10 +16,14 @@ type colorParams struct {
 }
 
 // colorPass is the fused colour-jitter and grayscale pass: brightness and contrast act per
-// channel and become one lookup table; saturation, hue and grayscale act per pixel.
+// channel and become one lookup table; saturation, hue and grayscale act per pixel. Values are
+// carried as integers in units of 1/256 of a level (0..unitMax) between the steps.
 type colorPass struct {
-	lut [256]float32
+	lut [256]int32
 }
+
+// unitMax is full scale in the colour pass's units: 255 levels of 256 units.
+const unitMax = 255 * 256
 
 // apply runs the pass over img (packed RGB) in place.
 func (c *colorPass) apply(img []byte, p colorParams) {
@@ -30,20 +34,21 @@ func (c *colorPass) apply(img []byte, p colorParams) {
 		return
 	}
 	c.buildLUT(p.brightness, p.contrast)
-	satFactor := float32(1 + p.saturation/100)
+	// Saturation factor in Q12; gift clamps the percentage to [-100, 500].
+	sat := int(math.Round((1 + min(max(p.saturation, -100), 500)/100) * 4096))
 	hueShift := normalizeHue(float32(p.hue / 360))
 	lut := &c.lut
 	for i := 0; i+2 < len(img); i += 3 {
-		px := img[i : i+3 : i+3]
-		r, g, b := lut[px[0]], lut[px[1]], lut[px[2]]
-		if satFactor != 1 {
-			r, g, b = saturate(r, g, b, satFactor)
+		px := (*[3]byte)(img[i : i+3])
+		r, g, b := int(lut[px[0]]), int(lut[px[1]]), int(lut[px[2]])
+		if sat != 4096 {
+			r, g, b = saturate(r, g, b, sat)
 		}
 		if hueShift != 0 {
 			r, g, b = rotateHue(r, g, b, hueShift)
 		}
 		if p.gray {
-			y := lumaR*r + lumaG*g + lumaB*b
+			y := (19595*r + 38470*g + 7471*b + 1<<15) >> 16 // Rec. 601 luma, as gift's Grayscale
 			r, g, b = y, y, y
 		}
 		px[0], px[1], px[2] = unitToByte(r), unitToByte(g), unitToByte(b)
@@ -53,45 +58,50 @@ func (c *colorPass) apply(img []byte, p colorParams) {
 // buildLUT maps each byte through gift's ColorBalance (a product) and Contrast (about mid-grey,
 // steeper than linear above 0 percent), clamping after each as gift's intermediate images do.
 func (c *colorPass) buildLUT(brightness, contrast float64) {
-	factor := float32(1 + brightness/100)
-	slope := float32(1 + contrast/100)
+	factor := 1 + min(max(brightness, -100), 500)/100
+	slope := 1 + min(max(contrast, -100), 100)/100
 	if slope > 1 {
 		slope = 1 / (2 - slope)
 	}
 	for v := range c.lut {
-		x := clampUnit(float32(v) / 255 * factor)
+		x := min(max(float64(v)/255*factor, 0), 1)
 		if contrast != 0 {
-			x = clampUnit(0.5 + (x-0.5)*slope)
+			x = min(max(0.5+(x-0.5)*slope, 0), 1)
 		}
-		c.lut[v] = x
+		c.lut[v] = int32(math.Round(x * unitMax))
 	}
 }
 
-// saturate scales HSL saturation by f, clipped at 1. With hue and lightness fixed, every channel
-// is linear in the saturation about the lightness, so this needs no HSL round trip; and
-// s*f > 1 is tested as d*f > denominator, so the common case needs no division either.
-func saturate(r, g, b, f float32) (float32, float32, float32) {
+// saturate scales HSL saturation by sat/4096, clipped at 1. With hue and lightness fixed, every
+// channel is linear in the saturation about the lightness, so this needs no HSL round trip, and
+// the clip test s*f > 1 is d*f > denominator: the common case needs no division.
+func saturate(r, g, b, sat int) (int, int, int) {
 	hi, lo := max(r, g, b), min(r, g, b)
 	d := hi - lo
 	if d == 0 {
 		return r, g, b
 	}
-	l := (hi + lo) / 2
-	denom := hi + lo // saturation s = d / denom
-	if l > 0.5 {
-		denom = 2 - hi - lo
+	l2 := hi + lo // twice the lightness
+	denom := l2   // saturation s = d / denom
+	if l2 > unitMax {
+		denom = 2*unitMax - l2
 	}
-	k := f
-	if d*f > denom {
-		k = denom / d // saturation clipped at 1
+	if d*sat > denom*4096 { // clipped at s = 1: the factor is denom/d
+		return l2/2 + denom*(2*r-l2)/(2*d), l2/2 + denom*(2*g-l2)/(2*d), l2/2 + denom*(2*b-l2)/(2*d)
 	}
-	return l + k*(r-l), l + k*(g-l), l + k*(b-l)
+	return (l2*4096 + sat*(2*r-l2) + 4096) >> 13, (l2*4096 + sat*(2*g-l2) + 4096) >> 13, (l2*4096 + sat*(2*b-l2) + 4096) >> 13
 }
 
-// rotateHue shifts the HSL hue by shift turns (in [0, 1)).
-func rotateHue(r, g, b, shift float32) (float32, float32, float32) {
-	h, s, l := rgbToHSL(r, g, b)
-	return hslToRGB(normalizeHue(h+shift), s, l)
+// unitToByte rounds a value in 1/256 levels to a byte, clamped.
+func unitToByte(u int) uint8 {
+	return uint8(min(max((u+128)>>8, 0), 255))
+}
+
+// rotateHue shifts the HSL hue by shift turns (in [0, 1)), in float32 as gift does.
+func rotateHue(r, g, b int, shift float32) (int, int, int) {
+	h, s, l := rgbToHSL(float32(r)/unitMax, float32(g)/unitMax, float32(b)/unitMax)
+	rf, gf, bf := hslToRGB(normalizeHue(h+shift), s, l)
+	return int(rf*unitMax + 0.5), int(gf*unitMax + 0.5), int(bf*unitMax + 0.5)
 }
 
 // rgbToHSL and hslToRGB follow gift's conversions exactly.
@@ -161,13 +171,6 @@ func normalizeHue(h float32) float32 {
 	return h
 }
 
-// Rec. 601 luma weights, as gift's Grayscale uses them.
-const (
-	lumaR = 0.299
-	lumaG = 0.587
-	lumaB = 0.114
-)
-
 // grayscale replaces each pixel by its luma, in 16-bit fixed point (within one level of gift).
 func grayscale(img []byte) {
 	const (
@@ -180,20 +183,6 @@ func grayscale(img []byte) {
 		y := uint8((wr*uint32(px[0]) + wg*uint32(px[1]) + wb*uint32(px[2]) + 1<<15) >> 16)
 		px[0], px[1], px[2] = y, y, y
 	}
-}
-
-func clampUnit(x float32) float32 { return min(max(x, 0), 1) }
-
-// unitToByte rounds a [0, 1] value to a byte as gift does (+0.5 and truncate, clamped).
-func unitToByte(x float32) uint8 {
-	v := x*255 + 0.5
-	if v >= 255 {
-		return 255
-	}
-	if v <= 0 {
-		return 0
-	}
-	return uint8(v)
 }
 
 // blurPass is a separable gaussian blur with gift's kernel (radius ceil(3 sigma), normalized,
@@ -357,11 +346,4 @@ func erase(img []byte, w, x, y, rw, rh int, value uint8) {
 			row[i] = value
 		}
 	}
-}
-
-func growUint64(s []uint64, n int) []uint64 {
-	if cap(s) < n {
-		return make([]uint64, n)
-	}
-	return s[:n]
 }

@@ -5,25 +5,14 @@ import (
 	"math"
 )
 
-// Weights of the separable resampler are Q14 fixed point (the SWAR kernels round them to 8 bits).
-const (
-	weightBits = 14
-	weightOne  = 1 << weightBits
-)
-
 // axisWeights maps one source axis to n outputs: output i reads count[i] consecutive source
-// samples from start[i] with weights w[i*stride:].
+// samples from start[i] with 8-bit weights w[i*stride:] that sum to 256.
 type axisWeights struct {
 	start  []int32
 	count  []int32
-	w      []int32
+	w      []uint64
 	stride int
 	fw     []float64 // float weights of one output, before quantization
-	// When every output has at most two taps: the byte offset of output i's first source pixel
-	// and its first 8-bit weight (the second is 256 minus it), for the SWAR kernel.
-	twoTap  bool
-	offset3 []int32
-	w8      []uint64
 }
 
 // box is a source rectangle in pixels; fractional when it comes from a scaled decode.
@@ -40,7 +29,7 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 	a.stride = int(2*radius) + 1
 	a.start = growInt32(a.start, n)
 	a.count = growInt32(a.count, n)
-	a.w = growInt32(a.w, n*a.stride)
+	a.w = growUint64(a.w, n*a.stride)
 	if cap(a.fw) < a.stride {
 		a.fw = make([]float64, a.stride)
 	}
@@ -76,46 +65,20 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		a.start[out], a.count[out] = int32(first), int32(len(fw))
 		quantizeWeights(a.w[out*a.stride:out*a.stride+len(fw)], fw, sum)
 	}
-	a.buildTwoTap(n, hi)
 }
 
-// buildTwoTap fills the SWAR tables when no output needs more than two taps. A one-tap output
-// becomes two taps with a zero second weight, reading a neighbour that stays within [.., hi]
-// (or the pixel itself when the span is one pixel wide).
-func (a *axisWeights) buildTwoTap(n, hi int) {
-	a.twoTap = true
-	for _, c := range a.count[:n] {
-		if c > 2 {
-			a.twoTap = false
-			return
-		}
-	}
-	if cap(a.offset3) < n {
-		a.offset3, a.w8 = make([]int32, n), make([]uint64, n)
-	}
-	a.offset3, a.w8 = a.offset3[:n], a.w8[:n]
-	for i := range n {
-		s, w := a.start[i], a.w[i*a.stride]
-		wa := q8(w)
-		if a.count[i] == 1 {
-			wa = 256
-		}
-		a.offset3[i], a.w8[i] = 3*s, wa
-	}
-}
-
-// quantizeWeights writes fw/sum as Q14 integers that sum exactly to weightOne (the rounding
-// residue goes to the largest weight), so flat areas stay exactly flat.
-func quantizeWeights(dst []int32, fw []float64, sum float64) {
-	total, largest := int32(0), 0
+// quantizeWeights writes fw/sum as 8-bit weights that sum exactly to 256 (the rounding residue
+// goes to the largest weight), so flat areas stay exactly flat and no SWAR lane can overflow.
+func quantizeWeights(dst []uint64, fw []float64, sum float64) {
+	total, largest := 0, 0
 	for k, v := range fw {
-		dst[k] = int32(math.Round(v / sum * weightOne))
-		total += dst[k]
+		dst[k] = uint64(math.Round(v / sum * 256))
+		total += int(dst[k])
 		if dst[k] > dst[largest] {
 			largest = k
 		}
 	}
-	dst[largest] += weightOne - total
+	dst[largest] = uint64(int(dst[largest]) + 256 - total)
 }
 
 func growInt32(s []int32, n int) []int32 {
@@ -125,60 +88,42 @@ func growInt32(s []int32, n int) []int32 {
 	return s[:n]
 }
 
-// resampler resizes packed RGB images with separable fixed-point weights; it keeps its buffers
-// between calls, so resizing allocates nothing once they have grown.
+func growUint64(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
+}
+
+// resampler resizes packed RGB images with separable 8-bit weights and SWAR kernels (swar.go);
+// it keeps its buffers between calls, so resizing allocates nothing once they have grown.
 type resampler struct {
-	xs, ys axisWeights
-	rows   []byte  // horizontally resampled source rows (and 8 bytes of slack for SWAR stores)
-	acc    []int32 // vertical accumulator for outputs with more than two taps
+	xs, ys    axisWeights
+	rows      []byte   // the vertically resampled crop, one row per output row, and 8 bytes of slack
+	even, odd []uint64 // accumulators of the vertical pass
 }
 
 // resize resamples the region b of src (sw×sh packed RGB) to dst (dw×dh packed RGB), flipped
-// horizontally when flip. It is crop, resize and flip in one go: the horizontal pass reads only
-// the source rows the vertical pass needs, and flipping is a reversed weight table. One- and
-// two-tap outputs (enlarging, or shrinking by less than two) take the SWAR kernels, with 8-bit
-// weights; wider kernels (shrinking more) take Q14 integer arithmetic.
+// horizontally when flip. It is crop, resize and flip in one go: the vertical pass reads only
+// the crop's columns of the rows it needs, eight bytes at a time, and the horizontal pass,
+// whose weights change from pixel to pixel, then runs on output rows only; flipping is a
+// reversed weight table.
 func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box, flip bool) {
 	x0, x1 := clampSpan(b.x, b.w, sw)
 	y0, y1 := clampSpan(b.y, b.h, sh)
 	r.xs.build(dw, b.x, b.w, x0, x1, flip)
 	r.ys.build(dh, b.y, b.h, y0, y1, false)
-	rowFirst, rowLast := sh, 0
-	for i, s := range r.ys.start {
-		rowFirst = min(rowFirst, int(s))
-		rowLast = max(rowLast, int(s+r.ys.count[i]-1))
-	}
-	rowLen := dw * 3
-	r.rows = grow(r.rows, (rowLast-rowFirst+1)*rowLen+8)
-	src = src[:sw*sh*3]
-	for y := rowFirst; y <= rowLast; y++ {
-		r.xs.resampleRow(r.rows[(y-rowFirst)*rowLen:], src, y*sw*3, dw)
-	}
-	r.acc = growInt32(r.acc, rowLen)
+	cropLen := (x1 - x0 + 1) * 3
+	r.rows = grow(r.rows, dh*cropLen+8)
+	chunks := cropLen / 8
+	r.even, r.odd = growUint64(r.even, chunks), growUint64(r.odd, chunks)
 	for y := range dh {
-		first := int(r.ys.start[y]) - rowFirst
-		n := int(r.ys.count[y])
-		w := r.ys.w[y*r.ys.stride : y*r.ys.stride+n]
-		out := dst[y*rowLen : (y+1)*rowLen]
-		row := func(k int) []byte { return r.rows[(first+k)*rowLen : (first+k+1)*rowLen] }
-		switch n {
-		case 1:
-			copy(out, row(0))
-		case 2:
-			wa := q8(w[0])
-			blendBytes(out, row(0), row(1), wa, 256-wa)
-		default:
-			acc := r.acc
-			clear(acc)
-			for k, wk := range w {
-				for i, v := range row(k) {
-					acc[i] += wk * int32(v)
-				}
-			}
-			for i, v := range acc {
-				out[i] = roundQ14(v)
-			}
-		}
+		w := r.ys.w[y*r.ys.stride : y*r.ys.stride+int(r.ys.count[y])]
+		first := (int(r.ys.start[y])*sw + x0) * 3
+		resampleColumn(r.rows[y*cropLen:(y+1)*cropLen], src, first, sw*3, w, r.even, r.odd)
+	}
+	for y := range dh {
+		r.xs.resampleRow(dst[y*dw*3:(y+1)*dw*3], r.rows[y*cropLen:], x0)
 	}
 }
 
@@ -189,56 +134,90 @@ func clampSpan(off, length float64, size int) (int, int) {
 	return lo, max(hi, lo)
 }
 
-// resampleRow resamples the source row starting at src[rowOff] horizontally into the n output
-// pixels of dst, which has at least 8 bytes of room past them.
-func (a *axisWeights) resampleRow(dst, src []byte, rowOff, n int) {
-	if a.twoTap {
-		// Overlapping loads put the two pixels' channels in the same lanes; only the first
-		// three bytes of each store matter, the next output overwrites the rest.
-		i := 0
-		for ; i < n; i++ {
-			s := rowOff + int(a.offset3[i])
-			if s+11 > len(src) {
-				break // the last pixels of the image: no 8-byte loads past its end
-			}
-			wa := a.w8[i]
-			v := blend2(binary.LittleEndian.Uint64(src[s:]), binary.LittleEndian.Uint64(src[s+3:]), wa, 256-wa)
-			binary.LittleEndian.PutUint64(dst[3*i:], v)
+// resampleColumn computes one output row of the vertical pass: out[i] = sum over k of
+// w[k] * src[first + k*stride + i], eight bytes per step (even and odd are scratch of len(out)/8).
+func resampleColumn(out, src []byte, first, stride int, w, even, odd []uint64) {
+	n := len(out)
+	whole := n &^ 7
+	switch len(w) {
+	case 1:
+		copy(out, src[first:first+n])
+		return
+	case 2: // the common case when enlarging: blend two rows, no accumulators
+		a, b, wa, wb := src[first:first+n], src[first+stride:first+stride+n], w[0], w[1]
+		for i := 0; i < whole; i += 8 {
+			x := binary.LittleEndian.Uint64(a[i : i+8])
+			y := binary.LittleEndian.Uint64(b[i : i+8])
+			even := (x&evenBytes)*wa + (y&evenBytes)*wb + laneHalf
+			odd := (x>>8&evenBytes)*wa + (y>>8&evenBytes)*wb + laneHalf
+			binary.LittleEndian.PutUint64(out[i:i+8], even>>8&evenBytes|odd&^evenBytes)
 		}
-		a.resampleRowScalar(dst, src, rowOff, i, n)
+		for i := whole; i < n; i++ {
+			out[i] = uint8((uint64(a[i])*wa + uint64(b[i])*wb + 128) >> 8)
+		}
 		return
 	}
-	a.resampleRowScalar(dst, src, rowOff, 0, n)
-}
-
-// resampleRowScalar resamples outputs from..to-1 one channel at a time, in Q14.
-func (a *axisWeights) resampleRowScalar(dst, src []byte, rowOff, from, to int) {
-	for i := from; i < to; i++ {
-		s := rowOff + int(a.start[i])*3
-		w := a.w[i*a.stride : i*a.stride+int(a.count[i])]
-		d := dst[3*i : 3*i+3]
-		switch {
-		case len(w) == 1:
-			d[0], d[1], d[2] = src[s], src[s+1], src[s+2]
-		default:
-			px := src[s : s+3*len(w)]
-			var r, g, b int32
-			for k, wk := range w {
-				p := px[3*k : 3*k+3]
-				r += wk * int32(p[0])
-				g += wk * int32(p[1])
-				b += wk * int32(p[2])
-			}
-			d[0], d[1], d[2] = roundQ14(r), roundQ14(g), roundQ14(b)
+	even, odd = even[:whole/8], odd[:whole/8]
+	for c := range even {
+		even[c], odd[c] = laneHalf, laneHalf
+	}
+	for k, wk := range w {
+		row := src[first+k*stride : first+k*stride+whole]
+		for c := range even {
+			x := binary.LittleEndian.Uint64(row[8*c : 8*c+8])
+			even[c] += (x & evenBytes) * wk
+			odd[c] += (x >> 8 & evenBytes) * wk
 		}
 	}
+	for c := range even {
+		binary.LittleEndian.PutUint64(out[8*c:8*c+8], even[c]>>8&evenBytes|odd[c]&^evenBytes)
+	}
+	for i := whole; i < n; i++ {
+		acc := uint64(128)
+		for k, wk := range w {
+			acc += uint64(src[first+k*stride+i]) * wk
+		}
+		out[i] = uint8(acc >> 8)
+	}
 }
 
-// roundQ14 turns a sum of Q14-weighted bytes into a byte.
-func roundQ14(v int32) uint8 {
-	v = (v + 1<<(weightBits-1)) >> weightBits
-	if v > 255 {
-		return 255
+// resampleRow computes one output row of the horizontal pass from row, the crop's pixels from
+// source column x0 on (with at least 8 readable bytes past its last pixel). Taps go two pixels
+// per 8-byte load (see blendPixels); an odd last tap pairs with a zero weight.
+func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
+	n := len(out) / 3
+	starts, counts, weights, stride := a.start[:n], a.count[:n], a.w, a.stride // locals stay in registers
+	for i, start := range starts {
+		s := (int(start) - x0) * 3
+		w := weights[i*stride : i*stride+int(counts[i])]
+		var v uint32
+		switch len(w) {
+		case 1:
+			v = uint32(row[s]) | uint32(row[s+1])<<8 | uint32(row[s+2])<<16
+		case 2: // the common case when enlarging: one load, four multiplications
+			x := binary.LittleEndian.Uint64(row[s : s+8])
+			even, odd := x&evenBytes, x>>8&evenBytes
+			rb := even*w[0] + (odd>>16)*w[1] + laneHalf
+			g := odd*w[0] + (even>>32)*w[1] + laneHalf
+			v = uint32(rb>>8&0x00ff00ff | g&0xff00)
+		default:
+			rb, g := uint64(laneHalf), uint64(laneHalf)
+			for k := 0; k < len(w); k += 2 {
+				wb := uint64(0)
+				if k+1 < len(w) {
+					wb = w[k+1]
+				}
+				x := binary.LittleEndian.Uint64(row[s+3*k : s+3*k+8])
+				even, odd := x&evenBytes, x>>8&evenBytes
+				rb += even*w[k] + (odd>>16)*wb
+				g += odd*w[k] + (even>>32)*wb
+			}
+			v = uint32(rb>>8&0x00ff00ff | g&0xff00)
+		}
+		if i < n-1 {
+			binary.LittleEndian.PutUint32(out[3*i:3*i+4], v) // the next pixel overwrites the fourth byte
+		} else {
+			out[3*i], out[3*i+1], out[3*i+2] = byte(v), byte(v>>8), byte(v>>16)
+		}
 	}
-	return uint8(max(v, 0))
 }

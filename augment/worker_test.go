@@ -147,7 +147,7 @@ func TestGoldenOutput(t *testing.T) {
 		}
 		h.Write(dst)
 	}
-	const want = "bbeb1464ebca50b22d397d3d704c9ef15f3a8d93123802d1f5ab51f6c21842ff"
+	const want = "e176e5ac7e2beae81a1f39723f125b34b8e477e592624435bd4e8e71e7ee595b"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("output digest %s, want %s", got, want)
 	}
