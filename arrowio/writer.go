@@ -107,6 +107,11 @@ func (w *Writer) Dir() string { return w.dir }
 // SetStage records a stage's parameters and fingerprint in the manifest.
 func (w *Writer) SetStage(name string, st Stage) { w.manifest.Stages[name] = st }
 
+// SetImageSize records the size hint when it is only known once the images were seen.
+func (w *Writer) SetImageSize(height, width int) {
+	w.manifest.ImageHeight, w.manifest.ImageWidth = height, width
+}
+
 // SetCount records an extra count in the manifest (quarantined, duplicates...).
 func (w *Writer) SetCount(key string, n int64) { w.manifest.Counts[key] = n }
 

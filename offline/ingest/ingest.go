@@ -137,6 +137,7 @@ type checked struct {
 	data   []byte
 	sum    [sha256.Size]byte
 	format string
+	size   [2]int // height, width
 	reason string // why it is quarantined; empty when accepted
 	err    error  // a failure to read the source: fatal
 }
@@ -155,6 +156,7 @@ func write(ctx context.Context, src source, w *arrowio.Writer, opts Options) (*R
 	var digests []digest
 	var classes []arrowio.Class
 	kept := make([]bool, len(names))
+	sizes := map[[2]int]int{}
 	sample := arrowio.Sample{Parent: -1, Weight: 1, Sim: float32(math.NaN())}
 	for i := range src.Len() {
 		res, ok := <-results
@@ -183,11 +185,20 @@ func write(ctx context.Context, src source, w *arrowio.Writer, opts Options) (*R
 			rep.Samples++
 			classes[len(classes)-1].RawCount++
 			rep.Formats[res.format]++
+			sizes[res.size]++
 		}
 		if opts.Progress != nil {
 			opts.Progress(i+1, src.Len())
 		}
 	}
+	// The commonest size is the dataset's size hint (aligned face sets are all one size).
+	var hint [2]int
+	for size, n := range sizes {
+		if n > sizes[hint] || (n == sizes[hint] && (size[0] < hint[0] || (size[0] == hint[0] && size[1] < hint[1]))) {
+			hint = size
+		}
+	}
+	w.SetImageSize(hint[0], hint[1])
 	dups, err := duplicates(src, digests)
 	if err != nil {
 		return nil, nil, err
@@ -351,7 +362,7 @@ func check(src source, i int, verify bool) checked {
 		res.reason = "empty file"
 		return res
 	}
-	res.format, _, _, err = augment.DecodeConfig(data)
+	res.format, res.size[1], res.size[0], err = augment.DecodeConfig(data)
 	if err == nil && verify {
 		_, err = augment.DecodeImage(data)
 	}

@@ -82,6 +82,11 @@ func TestFolderParquetRoundTrip(t *testing.T) {
 			t.Fatalf("class %d: %+v after the round trip, want %+v", i, second.Classes()[i], c)
 		}
 	}
+	for _, m := range []*arrowio.Manifest{first.Manifest(), second.Manifest()} {
+		if m.ImageHeight != 48 || m.ImageWidth != 48 {
+			t.Errorf("size hint %dx%d, want the synth photos' 48x48", m.ImageHeight, m.ImageWidth)
+		}
+	}
 	if got := second.Source(3); got != "3" {
 		t.Errorf("source of row 3 from Parquet is %q, want the row number", got)
 	}
