@@ -104,26 +104,43 @@ type resampler struct {
 }
 
 // resize resamples the region b of src (sw×sh packed RGB) to dst (dw×dh packed RGB), flipped
-// horizontally when flip. It is crop, resize and flip in one go: the vertical pass reads only
-// the crop's columns of the rows it needs, eight bytes at a time, and the horizontal pass,
-// whose weights change from pixel to pixel, then runs on output rows only; flipping is a
-// reversed weight table.
+// horizontally when flip. It is crop, resize and flip in one go, in two passes through a small
+// intermediate: the vertical pass reads eight bytes at a time; the horizontal pass, whose
+// weights change from pixel to pixel, costs more, so it runs on whichever is fewer, the source
+// rows the crop needs (horizontal pass first) or the output rows (vertical pass first).
+// Flipping is a reversed weight table.
 func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box, flip bool) {
 	x0, x1 := clampSpan(b.x, b.w, sw)
 	y0, y1 := clampSpan(b.y, b.h, sh)
 	r.xs.build(dw, b.x, b.w, x0, x1, flip)
 	r.ys.build(dh, b.y, b.h, y0, y1, false)
+	rowFirst, rowLast := sh, 0
+	for i, s := range r.ys.start {
+		rowFirst = min(rowFirst, int(s))
+		rowLast = max(rowLast, int(s+r.ys.count[i]-1))
+	}
+	outLen := dw * 3
+	if rows := rowLast - rowFirst + 1; rows < dh {
+		r.rows = grow(r.rows, rows*outLen+8)
+		r.even, r.odd = growUint64(r.even, outLen/8), growUint64(r.odd, outLen/8)
+		for y := rowFirst; y <= rowLast; y++ {
+			r.xs.resampleRow(r.rows[(y-rowFirst)*outLen:(y-rowFirst+1)*outLen], src[y*sw*3:], 0)
+		}
+		for y := range dh {
+			w := r.ys.w[y*r.ys.stride : y*r.ys.stride+int(r.ys.count[y])]
+			resampleColumn(dst[y*outLen:(y+1)*outLen], r.rows, (int(r.ys.start[y])-rowFirst)*outLen, outLen, w, r.even, r.odd)
+		}
+		return
+	}
 	cropLen := (x1 - x0 + 1) * 3
 	r.rows = grow(r.rows, dh*cropLen+8)
-	chunks := cropLen / 8
-	r.even, r.odd = growUint64(r.even, chunks), growUint64(r.odd, chunks)
+	r.even, r.odd = growUint64(r.even, cropLen/8), growUint64(r.odd, cropLen/8)
 	for y := range dh {
 		w := r.ys.w[y*r.ys.stride : y*r.ys.stride+int(r.ys.count[y])]
-		first := (int(r.ys.start[y])*sw + x0) * 3
-		resampleColumn(r.rows[y*cropLen:(y+1)*cropLen], src, first, sw*3, w, r.even, r.odd)
+		resampleColumn(r.rows[y*cropLen:(y+1)*cropLen], src, (int(r.ys.start[y])*sw+x0)*3, sw*3, w, r.even, r.odd)
 	}
 	for y := range dh {
-		r.xs.resampleRow(dst[y*dw*3:(y+1)*dw*3], r.rows[y*cropLen:], x0)
+		r.xs.resampleRow(dst[y*outLen:(y+1)*outLen], r.rows[y*cropLen:], x0)
 	}
 }
 
@@ -181,9 +198,10 @@ func resampleColumn(out, src []byte, first, stride int, w, even, odd []uint64) {
 	}
 }
 
-// resampleRow computes one output row of the horizontal pass from row, the crop's pixels from
-// source column x0 on (with at least 8 readable bytes past its last pixel). Taps go two pixels
-// per 8-byte load (see blendPixels); an odd last tap pairs with a zero weight.
+// resampleRow computes one output row of the horizontal pass from row, the pixels from source
+// column x0 on (and whatever follows them in memory). Taps go two pixels per 8-byte load (see
+// swar.go); an odd last tap pairs with a zero weight. Within 8 bytes of the end of row, where
+// such a load would overrun, the pixel is computed a byte at a time.
 func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 	n := len(out) / 3
 	starts, counts, weights, stride := a.start[:n], a.count[:n], a.w, a.stride // locals stay in registers
@@ -191,10 +209,12 @@ func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 		s := (int(start) - x0) * 3
 		w := weights[i*stride : i*stride+int(counts[i])]
 		var v uint32
-		switch len(w) {
-		case 1:
+		switch {
+		case s+3*len(w)+5 > len(row):
+			v = blendBytewise(row[s:], w)
+		case len(w) == 1:
 			v = uint32(row[s]) | uint32(row[s+1])<<8 | uint32(row[s+2])<<16
-		case 2: // the common case when enlarging: one load, four multiplications
+		case len(w) == 2: // the common case when enlarging: one load, four multiplications
 			x := binary.LittleEndian.Uint64(row[s : s+8])
 			even, odd := x&evenBytes, x>>8&evenBytes
 			rb := even*w[0] + (odd>>16)*w[1] + laneHalf
@@ -220,4 +240,18 @@ func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 			out[3*i], out[3*i+1], out[3*i+2] = byte(v), byte(v>>8), byte(v>>16)
 		}
 	}
+}
+
+// blendBytewise weights len(w) consecutive RGB pixels of px one byte at a time and returns the
+// pixel in the low three bytes.
+func blendBytewise(px []byte, w []uint64) uint32 {
+	var v uint32
+	for c := range 3 {
+		acc := uint64(128)
+		for k, wk := range w {
+			acc += uint64(px[3*k+c]) * wk
+		}
+		v |= uint32(acc>>8) << (8 * c)
+	}
+	return v
 }

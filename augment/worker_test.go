@@ -147,7 +147,7 @@ func TestGoldenOutput(t *testing.T) {
 		}
 		h.Write(dst)
 	}
-	const want = "e176e5ac7e2beae81a1f39723f125b34b8e477e592624435bd4e8e71e7ee595b"
+	const want = "7003ab8d1c220c5b22770994ec1685a2796c28289bb86eb1bc6a105d0f5b3851"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("output digest %s, want %s", got, want)
 	}
