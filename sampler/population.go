@@ -91,7 +91,8 @@ func (x *classIndex) fill(c int, dst []int32) {
 // explicit quotas every non-empty class gets the (lower) median class size.
 func (pop *Population) quotas(idx *classIndex) ([]int32, int, error) {
 	if pop.Quotas == nil {
-		return medianQuotas(idx)
+		quotas, total := medianQuotas(idx)
+		return quotas, total, nil
 	}
 	if len(pop.Quotas) != idx.classes() {
 		return nil, 0, fmt.Errorf("population has %d quotas for %d classes", len(pop.Quotas), idx.classes())
@@ -112,7 +113,7 @@ func (pop *Population) quotas(idx *classIndex) ([]int32, int, error) {
 	return pop.Quotas, total, nil
 }
 
-func medianQuotas(idx *classIndex) ([]int32, int, error) {
+func medianQuotas(idx *classIndex) ([]int32, int) {
 	sizes := make([]int32, 0, idx.classes())
 	for c := range idx.classes() {
 		if n := idx.size(c); n > 0 {
@@ -128,5 +129,5 @@ func medianQuotas(idx *classIndex) ([]int32, int, error) {
 			quotas[c] = median
 		}
 	}
-	return quotas, len(sizes) * int(median), nil
+	return quotas, len(sizes) * int(median)
 }
