@@ -5,9 +5,10 @@ S2 keeps a photo when the cosine between its embedding and the mean embedding of
 the identity it is filed under exceeds t. On a `facestream synth` set, whose
 truth.csv says which photos are clean, mislabeled or junk, this script embeds
 every photo and prints the share of noisy photos S2 would remove and the share
-of clean photos it would keep, at t and over a sweep of thresholds, next to the
-ceiling that perfect embeddings would reach (an identity with two photos, one of
-them wrong, keeps both: each is within 45 degrees of their mean).
+of clean photos it would keep, at t and over a sweep of thresholds, next to what
+an ideal model that maps every identity (and every junk photo) to its own
+orthogonal direction would reach: it cannot remove the wrong photo of an identity
+with two photos, since both lie 45 degrees from their mean.
 
   /usr/bin/python3 examples/eval_premodel.py --model premodel.pt --data /tmp/synth
   /usr/bin/python3 examples/eval_premodel.py --model premodel.onnx --data /tmp/synth   # needs onnxruntime
@@ -76,7 +77,7 @@ def centre_cosines(emb, groups):
 
 
 def ideal_embeddings(rows):
-    """One orthonormal direction per true identity and per junk photo: what a perfect model would give."""
+    """One orthonormal direction per true identity and per junk photo: the ideal model of the docstring."""
     keys = [r["true_identity"] or "junk:" + r["path"] for r in rows]
     _, inverse = np.unique(keys, return_inverse=True)
     emb = np.zeros((len(rows), inverse.max() + 1))
@@ -116,7 +117,7 @@ def main(argv=None):
     print(f"photos: {clean.sum()} clean, {(kinds == 'mislabeled').sum()} mislabeled, {(kinds == 'junk').sum()} junk")
     print(f"cosine to centre, median: clean {np.median(cos[clean]):.3f}, "
           f"mislabeled {np.median(cos[kinds == 'mislabeled']):.3f}, junk {np.median(cos[kinds == 'junk']):.3f}")
-    print(" t     removed  kept    (perfect model: removed kept)")
+    print(" t     removed  kept    (ideal orthogonal model: removed kept)")
     for t in np.round(np.arange(0.30, 0.91, 0.05), 2):
         r, k = rates(cos, clean, t)
         ir, ik = rates(ideal, clean, t)
@@ -125,7 +126,7 @@ def main(argv=None):
     by_kind = ", ".join(f"{k} {(cos[kinds == k] <= args.t).mean():.1%}" for k in ("mislabeled", "junk"))
     ceiling, _ = rates(ideal, clean, args.t)
     verdict = "PASS" if removed >= TARGET_REMOVED and kept >= TARGET_KEPT else "FAIL"
-    print(f"S2 at t={args.t}: removed {removed:.1%} of noisy photos ({by_kind}; perfect model {ceiling:.1%}), "
+    print(f"S2 at t={args.t}: removed {removed:.1%} of noisy photos ({by_kind}; ideal orthogonal model {ceiling:.1%}), "
           f"kept {kept:.1%} of clean photos -> {verdict} "
           f"(targets removed >= {TARGET_REMOVED:.0%}, kept >= {TARGET_KEPT:.0%})")
 

@@ -42,7 +42,8 @@ class StreamDataset(IterableDataset):
     ``(images, labels, ids)`` with the int64 sample ids.
 
     Sharding is automatic. The rank and world size come from ``torch.distributed``
-    when it is initialised (else rank 0 of 1). In a DataLoader with
+    when it is initialised as the dataset is built (else rank 0 of 1; ``rank`` and
+    ``world`` override both). In a DataLoader with
     ``num_workers=k``, worker w of rank r reads sub-stream ``r*k + w`` of ``world*k``,
     so the workers of all ranks together read every batch of the epoch exactly
     once. Batches are already formed by the server: use ``batch_size=None``, or
@@ -77,11 +78,19 @@ class StreamDataset(IterableDataset):
         return_ids: also yield the sample ids.
         pad: wrap around to fill the last batches instead of dropping the remainder.
         max_retries: reconnections in a row without progress before giving up.
+        rank, world: this process's share of the epoch, when not torch.distributed's.
     """
 
     def __init__(self, url, batch_size, epoch=0, seed=0, mode=None, profile=None, token=None, format=None,
-                 epochs=1, timeout=60.0, return_ids=False, pad=False, max_retries=5):
+                 epochs=1, timeout=60.0, return_ids=False, pad=False, max_retries=5, rank=None, world=None):
         super().__init__()
+        # Read here, in the trainer's process: DataLoader workers started by spawn
+        # do not inherit the process group.
+        dist_rank, dist_world = _rank_world()
+        self.rank = dist_rank if rank is None else rank
+        self.world = dist_world if world is None else world
+        if not 0 <= self.rank < self.world:
+            raise ValueError(f"rank {self.rank} outside world {self.world}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if epochs < 0:
@@ -159,8 +168,7 @@ class StreamDataset(IterableDataset):
         # next batch from the sub-stream an uninterrupted run would have.
         sub = (w + n % k) % k
         done = max(0, (n - sub + k - 1) // k)  # batches of sub-stream `sub` among the first n
-        rank, world = _rank_world()
-        for item in self._read(rank * k + sub, world * k, done, shared=not in_main):
+        for item in self._read(self.rank * k + sub, self.world * k, done, shared=not in_main):
             if in_main:
                 self._delivered += 1
             yield item
@@ -223,7 +231,7 @@ class StreamDataset(IterableDataset):
     def batches_per_epoch(self, num_workers=0):
         """Batches one rank receives per epoch when read by `num_workers` DataLoader workers."""
         k = max(1, num_workers)
-        return k * self._batches_per_rank(_rank_world()[1] * k)
+        return k * self._batches_per_rank(self.world * k)
 
     def _batches_per_rank(self, world):
         return int(self.info(world=world, batch=self.batch_size)["plan"]["batches_per_rank"])
@@ -372,6 +380,6 @@ def _arrow_batches(fp, shared):
             with warnings.catch_warnings():  # Arrow memory is read-only; the tensor shares it
                 warnings.simplefilter("ignore", UserWarning)
                 images = torch.from_numpy(pixels)
-        labels = torch.from_numpy(batch.column("label").to_numpy(zero_copy_only=False))
-        ids = torch.from_numpy(batch.column("id").to_numpy(zero_copy_only=False))
+        labels = torch.from_numpy(batch.column("label").to_numpy().copy())  # [B] ints: copying is free
+        ids = torch.from_numpy(batch.column("id").to_numpy().copy())
         yield images, labels, ids

@@ -2,9 +2,11 @@
 FACESTREAM_BIN and FACESTREAM_DATASET): sharding across DataLoader workers and ranks versus
 `facestream plan`, training on the stream, resume from state_dict, and reconnection after cuts."""
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import unittest
 import urllib.parse
@@ -36,6 +38,25 @@ def interleaved_plan(world, epoch=0):
     per_rank = [plan_ids(r, world, epoch) for r in range(world)]
     batches = [[ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] for ids in per_rank]
     return [i for group in zip(*batches) for batch in group for i in batch]
+
+
+# One rank of a torch.distributed job (gloo over loopback): reads its share of the epoch
+# with two DataLoader workers and prints the ids it got, in order.
+RANK_SCRIPT = """
+import json, sys, torch.distributed as dist, facestream
+url, fmt, port, rank = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+dist.init_process_group("gloo", init_method="tcp://127.0.0.1:" + port, rank=rank, world_size=2)
+ds = facestream.StreamDataset(url, %d, seed=%d, mode="uniform", format=fmt, return_ids=True)
+ids = [i for _, _, b in facestream.StreamLoader(ds, num_workers=2) for i in b.tolist()]
+dist.barrier()
+print(json.dumps({"rank": ds.rank, "world": ds.world, "ids": ids}))
+""" % (BATCH, SEED)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def collect(batches):
@@ -130,6 +151,19 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(len(set(ids)), len(ids), "an id came twice")
         samples = self.info["dataset"]["samples"]
         self.assertGreater(len(ids), samples - 2 * BATCH, "more than the remainder is missing")
+
+    def test_distributed_ranks_times_workers_stream_the_plan_of_four(self):
+        port = str(free_port())
+        procs = [subprocess.Popen([sys.executable, "-c", RANK_SCRIPT, URL, self.FORMAT, port, str(r)],
+                                  stdout=subprocess.PIPE, text=True) for r in range(2)]
+        outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+        self.assertEqual([p.returncode for p in procs], [0, 0])
+        plan = [plan_ids(r, 4) for r in range(4)]
+        for out in outs:
+            r = out["rank"]
+            self.assertEqual(out["world"], 2)
+            mine = [plan[2 * r][i : i + BATCH] + plan[2 * r + 1][i : i + BATCH] for i in range(0, len(plan[0]), BATCH)]
+            self.assertEqual(out["ids"], [i for pair in mine for i in pair], f"rank {r}")
 
     def test_labels_are_stable_per_id_across_epochs(self):
         label_of = {}
