@@ -152,6 +152,23 @@ func TestQuotasAndWeights(t *testing.T) {
 	}
 }
 
+func TestAllZeroWeightsAreKept(t *testing.T) {
+	dir := t.TempDir()
+	samples := makeSamples(6, 2, 1, 1)
+	for i := range samples {
+		samples[i].Weight = 0
+	}
+	writeDataset(t, dir, samples, 2, WriterOptions{})
+	ds, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if w := ds.Weights(); len(w) != 6 {
+		t.Fatalf("all-zero weights came back as %v; the sampler must see them to refuse them", w)
+	}
+}
+
 func TestOpenRefuses(t *testing.T) {
 	build := func(t *testing.T) string {
 		dir := t.TempDir()

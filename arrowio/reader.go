@@ -270,7 +270,8 @@ func (d *Dataset) Quotas() []int32 {
 	return q
 }
 
-// Weights are the per-row sampling weights, or nil when every row weighs the same.
+// Weights are the per-row sampling weights, or nil when every row weighs the same non-zero amount
+// (all-zero weights are returned so the sampler can refuse them).
 func (d *Dataset) Weights() []float32 {
 	w := make([]float32, 0, d.Len())
 	same := true
@@ -280,7 +281,7 @@ func (d *Dataset) Weights() []float32 {
 			w = append(w, v)
 		}
 	}
-	if same {
+	if same && len(w) > 0 && w[0] > 0 {
 		return nil
 	}
 	return w
