@@ -281,7 +281,7 @@ func (d *Dataset) Weights() []float32 {
 			w = append(w, v)
 		}
 	}
-	if same && len(w) > 0 && w[0] > 0 {
+	if len(w) == 0 || (same && w[0] > 0) {
 		return nil
 	}
 	return w
