@@ -229,7 +229,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	if path == "/healthz" {
 		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("ok\n")
+		ctx.SetBodyString("ok")
 		return
 	}
 	if s.hasToken && !s.authorized(ctx) {
