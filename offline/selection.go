@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // selection is what S2 decides: each identity's centre, each photo's cosine to it, and the base.
@@ -44,7 +47,7 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 // marks the base: cosine > t, plus each identity's keep_min best photos. With cfg.Nearest, the
 // photos the centre cannot vouch for, those keep_min would rescue and all photos of an identity of
 // at most keep_min photos (whose centre an intruder pulls halfway to itself), must also be nearer
-// their own centre than any other identity's.
+// their own centre than any other identity's; an identity keeps at least its best photo.
 func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) error {
 	for i := range e.len() {
 		s.cosine[i] = dot(e.row(i), s.center(int(e.labels[i])))
@@ -54,6 +57,12 @@ func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) erro
 		return fmt.Errorf("t: %w", err)
 	}
 	s.t = t
+	var foreign []bool
+	if cfg.Nearest {
+		foreign = s.nearerElsewhere(e, func(i int) bool {
+			return float64(s.cosine[i]) <= t || len(byClass[e.labels[i]]) <= cfg.KeepMin
+		})
+	}
 	for _, rows := range byClass {
 		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(s.cosine[b], s.cosine[a]) })
 		small := len(rows) <= cfg.KeepMin
@@ -61,12 +70,15 @@ func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) erro
 		for _, i := range rows {
 			pass := float64(s.cosine[i]) > t
 			s.base[i] = pass || kept < cfg.KeepMin
-			if s.base[i] && cfg.Nearest && (small || !pass) && s.nearerElsewhere(e, i) {
+			if s.base[i] && cfg.Nearest && (small || !pass) && foreign[i] {
 				s.base[i] = false
 			}
 			if s.base[i] {
 				kept++
 			}
+		}
+		if kept == 0 && cfg.KeepMin > 0 && len(rows) > 0 {
+			s.base[rows[0]] = true // the check never empties an identity keep_min protects
 		}
 	}
 	return nil
@@ -74,16 +86,39 @@ func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) erro
 
 func (s *selection) center(c int) []float32 { return s.centers[c*s.dim : (c+1)*s.dim] }
 
-// nearerElsewhere reports whether photo i is nearer another identity's centre than its own: the
-// mark of a photo filed under the wrong identity. It costs one dot product per identity.
-func (s *selection) nearerElsewhere(e *embeddings, i int) bool {
-	own := int(e.labels[i])
-	for c := range len(s.centers) / s.dim {
-		if c != own && dot(e.row(i), s.center(c)) > s.cosine[i] {
-			return true
-		}
+// nearerElsewhere marks, among the photos check selects, those nearer another identity's centre
+// than their own: the mark of a photo filed under the wrong identity. It costs one dot product per
+// photo checked and identity, spread over every core.
+func (s *selection) nearerElsewhere(e *embeddings, check func(i int) bool) []bool {
+	const chunk = 64
+	out := make([]bool, e.len())
+	classes := len(s.centers) / s.dim
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				start := int(next.Add(chunk)) - chunk
+				if start >= e.len() {
+					return
+				}
+				for i := start; i < min(start+chunk, e.len()); i++ {
+					if !check(i) {
+						continue
+					}
+					own, row := int(e.labels[i]), e.row(i)
+					for c := range classes {
+						if c != own && dot(row, s.center(c)) > s.cosine[i] {
+							out[i] = true
+							break
+						}
+					}
+				}
+			}
+		})
 	}
-	return false
+	wg.Wait()
+	return out
 }
 
 // centres are the L2-normalised means of each class's rows, of those in keep when keep is non-nil.

@@ -41,13 +41,26 @@ type stageSpec struct {
 	root   string   // folder the outputs are written under
 }
 
+// stageVersion is bumped when a stage's code changes what it writes, so that outputs of the old
+// code are not taken for current.
+func stageVersion(kind string) int {
+	switch kind {
+	case "select":
+		return 2 // nearest-centre check
+	default:
+		return 1
+	}
+}
+
 func (s *stageSpec) fingerprint() (string, error) {
+	kind := stageKind(s.name)
 	data, err := json.Marshal(struct {
-		Stage  string   `json:"stage"`
-		Inputs []string `json:"inputs"`
-		Params any      `json:"params"`
-		Model  string   `json:"model"`
-	}{stageKind(s.name), s.inputs, s.params, s.model})
+		Stage   string   `json:"stage"`
+		Version int      `json:"version"`
+		Inputs  []string `json:"inputs"`
+		Params  any      `json:"params"`
+		Model   string   `json:"model"`
+	}{kind, stageVersion(kind), s.inputs, s.params, s.model})
 	if err != nil {
 		return "", fmt.Errorf("fingerprint stage %s: %w", s.name, err)
 	}
