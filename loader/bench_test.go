@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -55,16 +56,16 @@ func benchDataset(b *testing.B) *arrowio.Dataset {
 	return ds
 }
 
-// BenchmarkStream measures loopback throughput of the face profile at 112×112 with 1, 2 and 8
-// concurrent streams, in both formats: one op is one batch of 128 images received. Client and
-// server share the process, so cpu-s/1000img counts both.
+// BenchmarkStream measures loopback throughput of the face profile at 112×112 with 1, 2, 8 and 32
+// concurrent streams, in both formats, with a worker per core: one op is one batch of 128 images
+// received. Client and server share the process, so cpu-s/1000img counts both.
 func BenchmarkStream(b *testing.B) {
 	ds := benchDataset(b)
 	const batch = 128
 	for _, format := range []string{"arrow", "npy"} {
-		for _, streams := range []int{1, 2, 8} {
+		for _, streams := range []int{1, 2, 8, 32} {
 			b.Run(fmt.Sprintf("format=%s/streams=%d", format, streams), func(b *testing.B) {
-				srv := startServer(b, ds, Config{Height: 112, Width: 112})
+				srv := startServer(b, ds, Config{Height: 112, Width: 112, Workers: runtime.GOMAXPROCS(0)})
 				benchStreams(b, srv.client, streams, StreamParams{Batch: batch, Format: format, Epochs: -1})
 			})
 		}
