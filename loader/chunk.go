@@ -1,6 +1,9 @@
 package loader
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // chunkSize is the most bytes handed to the connection at once: large enough that a batch costs
 // few syscalls, small enough that a slow reader blocks the stream after little buffering.
@@ -12,6 +15,7 @@ type chunkWriter struct {
 	w       io.Writer
 	buf     []byte
 	written int64
+	waited  time.Duration // time spent in the connection's writes, blocked by a slow reader included
 }
 
 func newChunkWriter(w io.Writer) *chunkWriter {
@@ -51,7 +55,9 @@ func (c *chunkWriter) Flush() error {
 }
 
 func (c *chunkWriter) emit(p []byte) error {
+	start := time.Now()
 	n, err := c.w.Write(p)
+	c.waited += time.Since(start)
 	c.written += int64(n)
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
