@@ -122,7 +122,7 @@ func writeArrow(path string, schema *arrow.Schema, fill func(b *array.RecordBuil
 func readArrow(path string, each func(rec arrow.RecordBatch) error) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read %w", err)
+		return fmt.Errorf("read work file: %w", err)
 	}
 	r, err := ipc.NewFileReader(bytes.NewReader(data))
 	if err != nil {

@@ -135,6 +135,19 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 		t.Fatalf("a policy change ran %v, want equalize alone\n%s", ran, logs)
 	}
 
+	// Another seed draws other recipes: S3 and S4 rerun and write other augmentations.
+	p, logs = pipeline(raw, out, fixtureModel)
+	p.Config.Seed = 2
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran, _ := stagesRan(logs.String()); !slices.Equal(ran, []string{"augment", "equalize"}) {
+		t.Fatalf("a seed change ran %v, want augment and equalize\n%s", ran, logs)
+	}
+	if got := shardHashes(t, out); slices.Equal(got, want) {
+		t.Fatal("another seed wrote the same dataset")
+	}
+
 	// Split jobs, merged by select and equalize, give the same dataset as one run.
 	split := filepath.Join(dir, "split")
 	p, logs = pipeline(raw, split, fixtureModel)

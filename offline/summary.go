@@ -15,7 +15,7 @@ import (
 // Examples of kept augmentations the report shows: a few identities, a few each.
 const (
 	exampleIdentities  = 12
-	examplesPerIdentiy = 2
+	examplesPerIdentity = 2
 )
 
 // buildReport gathers what every stage did into report.Report.
@@ -84,7 +84,7 @@ func (eq *equalized) examples() []report.Example {
 	perLabel := map[int32]int{}
 	for k, id := range eq.augIDs {
 		l := eq.aug.labels[k]
-		if id < 0 || perLabel[l] == examplesPerIdentiy || (perLabel[l] == 0 && len(perLabel) == exampleIdentities) {
+		if id < 0 || perLabel[l] == examplesPerIdentity || (perLabel[l] == 0 && len(perLabel) == exampleIdentities) {
 			continue
 		}
 		perLabel[l]++
