@@ -14,7 +14,7 @@ import (
 
 // Examples of kept augmentations the report shows: a few identities, a few each.
 const (
-	exampleIdentities  = 12
+	exampleIdentities   = 12
 	examplesPerIdentity = 2
 )
 
