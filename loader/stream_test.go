@@ -399,3 +399,41 @@ func grepLines(text, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSlowReaderStopsStream: a client that stops reading stops its stream once the socket buffers
+// and the stream's few batches ahead are full, and the stream goes on when it reads again.
+func TestSlowReaderStopsStream(t *testing.T) {
+	fx := smallDataset(t)
+	// 256×256 images make a batch of 16 three megabytes, so the socket buffers hold only a few.
+	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256})
+	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	if _, err := sr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	sent := srv.srv.metrics.imagesSent
+	last, still := sent.Get(), 0
+	waitFor(t, "the server to stop sending to a client that does not read", func() bool {
+		time.Sleep(100 * time.Millisecond)
+		now := sent.Get()
+		if now == last {
+			still++
+		} else {
+			last, still = now, 0
+		}
+		return still == 3
+	})
+	t.Logf("%d images sent while the client read 16", last)
+	if last > 10*16 { // a few batches in socket buffers; a stream that ignored backpressure sends on
+		t.Errorf("%d images sent to a client that read 16", last)
+	}
+	for range 10 {
+		if _, err := sr.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the stream to go on", func() bool { return sent.Get() > last })
+}
