@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -341,5 +342,20 @@ func TestPreprocessingOptions(t *testing.T) {
 	d := openFixture(t, "nchw128.onnx", Options{})
 	if d.lut[1][0] != -1 || d.lut[1][255] != 1 {
 		t.Errorf("default preprocessing maps 0 → %g and 255 → %g, want −1 and 1", d.lut[1][0], d.lut[1][255])
+	}
+}
+
+func TestLibraryTooOld(t *testing.T) {
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler to build the stand-in for an old ONNX Runtime")
+	}
+	old := filepath.Join(t.TempDir(), "libonnxruntime.so.1.23.2")
+	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", old, filepath.Join("testdata", "old_ort.c")).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", old, err, out)
+	}
+	_, err = Open(Options{Model: filepath.Join("testdata", "nchw128.onnx"), Library: old})
+	if err == nil || !strings.Contains(err.Error(), "older than 1.24") || !strings.Contains(err.Error(), "make setup") {
+		t.Errorf("Open with ONNX Runtime 1.23: %v, want an error that says it is too old and how to get 1.24", err)
 	}
 }
