@@ -67,6 +67,15 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 	}
 }
 
+// end returns one past the last source sample any output reads.
+func (a *axisWeights) end() int {
+	e := 0
+	for i, s := range a.start {
+		e = max(e, int(s+a.count[i]))
+	}
+	return e
+}
+
 // quantizeWeights writes fw/sum as 8-bit weights that sum exactly to 256 (the rounding residue
 // goes to the largest weight), so flat areas stay exactly flat and no SWAR lane can overflow.
 func quantizeWeights(dst []uint64, fw []float64, sum float64) {
@@ -114,33 +123,36 @@ func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box
 	y0, y1 := clampSpan(b.y, b.h, sh)
 	r.xs.build(dw, b.x, b.w, x0, x1, flip)
 	r.ys.build(dh, b.y, b.h, y0, y1, false)
-	rowFirst, rowLast := sh, 0
-	for i, s := range r.ys.start {
-		rowFirst = min(rowFirst, int(s))
-		rowLast = max(rowLast, int(s+r.ys.count[i]-1))
-	}
+	rowFirst, rowLast := int(r.ys.start[0]), r.ys.end()-1 // ys is not flipped: starts ascend
 	outLen := dw * 3
 	if rows := rowLast - rowFirst + 1; rows < dh {
 		r.rows = grow(r.rows, rows*outLen+8)
-		r.even, r.odd = growUint64(r.even, outLen/8), growUint64(r.odd, outLen/8)
-		for y := rowFirst; y <= rowLast; y++ {
-			r.xs.resampleRow(r.rows[(y-rowFirst)*outLen:(y-rowFirst+1)*outLen], src[y*sw*3:], 0)
-		}
-		for y := range dh {
-			w := r.ys.w[y*r.ys.stride : y*r.ys.stride+int(r.ys.count[y])]
-			resampleColumn(dst[y*outLen:(y+1)*outLen], r.rows, (int(r.ys.start[y])-rowFirst)*outLen, outLen, w, r.even, r.odd)
-		}
+		horizontalPass(r.rows, outLen, src[rowFirst*sw*3:], sw*3, rows, &r.xs, 0)
+		r.verticalPass(dst, outLen, outLen, r.rows, outLen, &r.ys, rowFirst)
 		return
 	}
 	cropLen := (x1 - x0 + 1) * 3
 	r.rows = grow(r.rows, dh*cropLen+8)
-	r.even, r.odd = growUint64(r.even, cropLen/8), growUint64(r.odd, cropLen/8)
-	for y := range dh {
-		w := r.ys.w[y*r.ys.stride : y*r.ys.stride+int(r.ys.count[y])]
-		resampleColumn(r.rows[y*cropLen:(y+1)*cropLen], src, (int(r.ys.start[y])*sw+x0)*3, sw*3, w, r.even, r.odd)
+	r.verticalPass(r.rows, cropLen, cropLen, src[x0*3:], sw*3, &r.ys, 0)
+	horizontalPass(dst, outLen, r.rows, cropLen, dh, &r.xs, x0)
+}
+
+// horizontalPass resamples rows rows of src (one every srcStride bytes, starting at source
+// column x0) horizontally into dst (one row every dstStride bytes).
+func horizontalPass(dst []byte, dstStride int, src []byte, srcStride, rows int, a *axisWeights, x0 int) {
+	n := len(a.start)
+	for y := range rows {
+		a.resampleRow(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride:], x0)
 	}
-	for y := range dh {
-		r.xs.resampleRow(dst[y*outLen:(y+1)*outLen], r.rows[y*cropLen:], x0)
+}
+
+// verticalPass writes output row y (rowLen bytes, one every dstStride) from the source rows
+// a.start[y]-first, ... of src (one every srcStride bytes).
+func (r *resampler) verticalPass(dst []byte, dstStride, rowLen int, src []byte, srcStride int, a *axisWeights, first int) {
+	r.even, r.odd = growUint64(r.even, rowLen/8), growUint64(r.odd, rowLen/8)
+	for y := range a.start {
+		w := a.w[y*a.stride : y*a.stride+int(a.count[y])]
+		resampleColumn(dst[y*dstStride:y*dstStride+rowLen], src, (int(a.start[y])-first)*srcStride, srcStride, w, r.even, r.odd)
 	}
 }
 
