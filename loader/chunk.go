@@ -62,5 +62,14 @@ func (c *chunkWriter) emit(p []byte) error {
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
 	}
-	return err
+	if err != nil {
+		return &connError{err}
+	}
+	return nil
 }
+
+// connError is a failed write to the connection: the client went away or stopped the stream.
+type connError struct{ err error }
+
+func (e *connError) Error() string { return "write to client: " + e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }

@@ -1,9 +1,11 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sort"
 	"sync"
@@ -53,11 +55,14 @@ func (s *stream) SupportsBodyWriteTo() bool { return true }
 func (s *stream) WriteTo(w io.Writer) (int64, error) {
 	cw := newChunkWriter(w)
 	err := s.send(cw)
-	m := s.srv.metrics
-	m.bytesSent.Add(int(cw.written))
 	if err != nil {
-		m.streamErrors.Inc()
-		s.srv.log.Info("stream ended early", "remote", s.conn.RemoteAddr().String(),
+		s.srv.metrics.streamErrors.Inc()
+		level := slog.LevelError // the server could not make the stream
+		var gone *connError
+		if errors.As(err, &gone) || errors.Is(err, errShutdown) {
+			level = slog.LevelInfo // the client went away, or the server is stopping
+		}
+		s.srv.log.Log(context.Background(), level, "stream ended early", "remote", s.conn.RemoteAddr().String(),
 			"rank", s.q.rank, "world", s.q.world, "epoch", s.epoch, "err", err)
 	}
 	return cw.written, err
@@ -87,7 +92,7 @@ func (s *stream) send(cw *chunkWriter) error {
 		srv.pool.submit(s, b)
 		fifo = append(fifo, b)
 	}
-	var batches, images int64
+	var batches, images, counted int64
 	for len(fifo) > 0 {
 		b := fifo[0]
 		select {
@@ -114,6 +119,8 @@ func (s *stream) send(cw *chunkWriter) error {
 		images += int64(b.count())
 		srv.metrics.batchesSent.Inc()
 		srv.metrics.imagesSent.Add(b.count())
+		srv.metrics.bytesSent.Add(int(cw.written - counted))
+		counted = cw.written
 
 		fifo = append(fifo[:0], fifo[1:]...)
 		more, err := s.fill(b)
@@ -131,6 +138,7 @@ func (s *stream) send(cw *chunkWriter) error {
 	if err := cw.Flush(); err != nil {
 		return fmt.Errorf("send end of stream: %w", err)
 	}
+	srv.metrics.bytesSent.Add(int(cw.written - counted))
 	return nil
 }
 
