@@ -168,17 +168,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.quitOnce.Do(func() { close(s.quit) })
 	err := s.http.ShutdownWithContext(ctx)
 	if err != nil {
-		// A client that stopped reading blocks its stream in a write: cut it.
+		// A client that stopped reading blocks its stream in a write: cut it, and wait for its
+		// goroutine to let go of the dataset, which the caller may unmap next.
 		s.mu.Lock()
 		for st := range s.streams {
 			st.conn.Close()
 		}
 		s.mu.Unlock()
-		err = s.http.ShutdownWithContext(context.Background())
+		err = s.waitStreams(cutGrace)
 	}
 	s.pool.close()
 	if err != nil {
 		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+// cutGrace is how long a cut stream gets to notice and free itself.
+const cutGrace = 5 * time.Second
+
+func (s *Server) waitStreams(grace time.Duration) error {
+	deadline := time.Now().Add(grace)
+	for s.openStreams() > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d streams still open %v after their connections were cut", s.openStreams(), grace)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
 }

@@ -437,3 +437,41 @@ func TestSlowReaderStopsStream(t *testing.T) {
 	}
 	waitFor(t, "the stream to go on", func() bool { return sent.Get() > last })
 }
+
+// TestShutdownCutsStalledStream: a stream blocked on a client that does not read is cut once the
+// shutdown grace runs out, and Shutdown returns only after it let go.
+func TestShutdownCutsStalledStream(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256})
+	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	if _, err := sr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the stream fill the socket and block
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := srv.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if n := srv.srv.openStreams(); n != 0 {
+		t.Fatalf("%d streams open after Shutdown returned", n)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	<-srv.served
+	srv.srv = nil // stopped
+	for {
+		if _, err := sr.Next(); err != nil {
+			if !errors.Is(err, ErrTruncated) {
+				t.Fatalf("after shutdown: %v, want ErrTruncated", err)
+			}
+			break
+		}
+	}
+}
