@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,7 +25,9 @@ import (
 )
 
 // runAugment dispatches `facestream augment preview|bench`.
-func runAugment(args []string) error {
+func runAugment(args []string) error { return writeAugment(os.Stdout, args) }
+
+func writeAugment(stdout io.Writer, args []string) error {
 	const usage = "usage: facestream augment preview DATASET --out grid.png [flags]\n" +
 		"       facestream augment bench FOLDER [flags]\n\n" +
 		"preview: a PNG grid of photos, each beside several augmented draws of it\n" +
@@ -40,7 +43,7 @@ func runAugment(args []string) error {
 	case "preview":
 		return runAugmentPreview(args[1:])
 	case "bench":
-		return runAugmentBench(args[1:])
+		return runAugmentBench(stdout, args[1:])
 	}
 	fmt.Fprintln(os.Stderr, usage)
 	return fmt.Errorf("unknown augment subcommand %q (want preview or bench)", args[0])
@@ -142,7 +145,7 @@ type benchResult struct {
 	ProcessImgPerSCore float64 `json:"process_img_per_s_per_worker"`
 }
 
-func runAugmentBench(args []string) error {
+func runAugmentBench(stdout io.Writer, args []string) error {
 	fs := newFlags("augment bench", "FOLDER [flags]")
 	profileName := fs.String("profile", "face", "profile: built-in name or YAML/JSON file")
 	size := fs.Int("size", 112, "output image height and width")
@@ -186,8 +189,8 @@ func runAugmentBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(string(out))
-	return nil
+	_, err = fmt.Fprintln(stdout, string(out))
+	return err
 }
 
 // readImages reads every regular file of folder with an image extension, sorted by name.
