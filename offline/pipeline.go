@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -176,7 +177,7 @@ func (s *session) bar(total int, what string) (progress func(done int), finish f
 	}
 	b := progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
-		progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 	return func(done int) { _ = b.Set(done) }, func() { _ = b.Finish() } // a bar that fails to draw costs nothing
 }
 
