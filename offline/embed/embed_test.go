@@ -289,8 +289,8 @@ func TestEmbedAllocatesNothingPerImage(t *testing.T) {
 	}
 }
 
-func TestEmbedRGBMatchesPyTorch(t *testing.T) {
-	images, want := fixtureImages(t)
+// fixturePixels decodes the PNG fixtures with the standard library, as PyTorch saw them.
+func fixturePixels(t *testing.T, images [][]byte) [][]byte {
 	pixels := make([][]byte, len(images))
 	for i, data := range images {
 		img, err := png.Decode(bytes.NewReader(data))
@@ -305,6 +305,33 @@ func TestEmbedRGBMatchesPyTorch(t *testing.T) {
 			}
 		}
 	}
+	return pixels
+}
+
+// TestDecoderKeepsPixels pins what TestMatchesPyTorch assumes of the image pipeline: the "none"
+// profile hands an image already at the model's size through unchanged. If this fails, so does
+// that test, and the cause is in package augment, not here.
+func TestDecoderKeepsPixels(t *testing.T) {
+	images, _ := fixtureImages(t)
+	profile, err := augment.BuiltinProfile("none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := augment.NewWorker(profile, 40, 32)
+	got := make([]byte, 40*32*3)
+	for i, want := range fixturePixels(t, images) {
+		if err := w.Process(images[i], 0, 0, int64(i), got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("image %d: augment's none profile changed the pixels of an image at the output size", i)
+		}
+	}
+}
+
+func TestEmbedRGBMatchesPyTorch(t *testing.T) {
+	images, want := fixtureImages(t)
+	pixels := fixturePixels(t, images)
 	e := openFixture(t, "nhwc128.onnx", Options{Batch: 3})
 	out := make([]float32, len(images)*e.Dim())
 	if err := e.EmbedRGB(len(images), func(i int) []byte { return pixels[i] }, out, nil); err != nil {
