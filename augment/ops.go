@@ -48,7 +48,7 @@ func (c *colorPass) apply(img []byte, p colorParams) {
 			r, g, b = rotateHue(r, g, b, hueShift)
 		}
 		if p.gray {
-			y := (19595*r + 38470*g + 7471*b + 1<<15) >> 16 // Rec. 601 luma, as gift's Grayscale
+			y := (lumaR*r + lumaG*g + lumaB*b + 1<<15) >> 16
 			r, g, b = y, y, y
 		}
 		px[0], px[1], px[2] = unitToByte(r), unitToByte(g), unitToByte(b)
@@ -171,16 +171,18 @@ func normalizeHue(h float32) float32 {
 	return h
 }
 
+// Rec. 601 luma weights (0.299, 0.587, 0.114, as gift's Grayscale) times 65536, summing to 65536.
+const (
+	lumaR = 19595
+	lumaG = 38470
+	lumaB = 7471
+)
+
 // grayscale replaces each pixel by its luma, in 16-bit fixed point (within one level of gift).
 func grayscale(img []byte) {
-	const (
-		wr = 19595 // lumaR << 16, rounded
-		wg = 38470
-		wb = 7471
-	)
 	for i := 0; i+2 < len(img); i += 3 {
 		px := img[i : i+3 : i+3]
-		y := uint8((wr*uint32(px[0]) + wg*uint32(px[1]) + wb*uint32(px[2]) + 1<<15) >> 16)
+		y := uint8((lumaR*uint32(px[0]) + lumaG*uint32(px[1]) + lumaB*uint32(px[2]) + 1<<15) >> 16)
 		px[0], px[1], px[2] = y, y, y
 	}
 }

@@ -23,7 +23,7 @@ type Worker struct {
 	blur    blurPass
 }
 
-// NewWorker returns a worker that writes height×width RGB images augmented by p.
+// NewWorker returns a worker that writes height×width RGB images augmented by p (not nil).
 func NewWorker(p *Profile, height, width int) *Worker {
 	w := &Worker{profile: p, height: height, width: width, jpeg: newJPEGDecoder()}
 	if w.jpeg != nil {
@@ -49,6 +49,9 @@ type plan struct {
 // Process decodes encoded (JPEG/PNG/BMP/GIF/WebP, any size, grayscale ok), applies the profile with randomness seeded
 // by (seed, epoch, pos) only, and writes height*width*3 bytes of RGB NHWC into dst (len(dst) must be h*w*3).
 func (w *Worker) Process(encoded []byte, seed uint64, epoch int, pos int64, dst []byte) error {
+	if w.height <= 0 || w.width <= 0 {
+		return fmt.Errorf("output size %dx%d is empty", w.width, w.height)
+	}
 	if len(dst) != w.height*w.width*3 {
 		return fmt.Errorf("output buffer has %d bytes, want %d (%dx%dx3)", len(dst), w.height*w.width*3, w.height, w.width)
 	}
