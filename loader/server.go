@@ -66,10 +66,16 @@ type Server struct {
 // plansKept is how many epoch plans the server keeps (see planCache).
 const plansKept = 2
 
-// NewServer prepares to serve ds; it starts the worker pool but listens nowhere yet.
+// NewServer prepares to serve ds; it starts the worker pool, which Shutdown stops, and listens
+// nowhere yet.
 func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("dataset %s has no samples to serve", ds.Dir())
+	}
+	for name, v := range map[string]int{"workers": cfg.Workers, "max batch": cfg.MaxBatch, "max streams": cfg.MaxStreams, "batches ahead": cfg.Ahead} {
+		if v < 0 {
+			return nil, fmt.Errorf("%s %d is negative", name, v)
+		}
 	}
 	s := &Server{ds: ds, height: orDefault(cfg.Height, 112), width: orDefault(cfg.Width, 112),
 		ahead: orDefault(cfg.Ahead, 3), workers: orDefault(cfg.Workers, runtime.GOMAXPROCS(0)),

@@ -2,16 +2,21 @@ package loader
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/sampler"
 )
 
@@ -260,5 +265,67 @@ func TestMetrics(t *testing.T) {
 	}
 	if !strings.Contains(text, "facestream_bytes_sent_total ") || strings.Contains(text, "facestream_bytes_sent_total 0\n") {
 		t.Errorf("bytes sent not counted:\n%s", grepLines(text, "bytes_sent"))
+	}
+}
+
+func TestNewServerRejectsBadConfig(t *testing.T) {
+	fx := smallDataset(t)
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Workers: -1}, "workers -1 is negative"},
+		{Config{MaxStreams: -2}, "max streams -2 is negative"},
+		{Config{Height: 4, Width: 4}, "image size 4x4 outside"},
+		{Config{Profile: "sharpen"}, `unknown profile "sharpen"`},
+		{Config{Profile: "/nonexistent/profile.yaml"}, "profile.yaml"},
+	} {
+		srv, err := NewServer(fx.ds, tc.cfg)
+		if err == nil {
+			srv.Shutdown(context.Background())
+			t.Errorf("%+v accepted", tc.cfg)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want it to say %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// TestProfileFromFile: a server started with a profile file serves it by its name and makes the
+// images that profile makes; clients name it, never its path.
+func TestProfileFromFile(t *testing.T) {
+	fx := smallDataset(t)
+	path := filepath.Join(t.TempDir(), "mirror.yaml")
+	if err := os.WriteFile(path, []byte("name: mirror\nops:\n  - {op: flip, p: 1.0}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, fx.ds, Config{Profile: path})
+	info, err := srv.client.Info(context.Background(), 0, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.DefaultProfile != "mirror" || !slices.Contains(info.Profiles, "mirror") {
+		t.Fatalf("profiles %v default %q, want mirror", info.Profiles, info.DefaultProfile)
+	}
+	p := StreamParams{Batch: 100, Seed: 4}
+	got, err := readAll(context.Background(), srv.client, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planFor(t, fx.ds, p, sampler.Uniform)
+	prof, err := augment.LoadProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := make([]byte, testSize*testSize*3)
+	if err := augment.NewWorker(prof, testSize, testSize).Process(fx.ds.Image(int(want.rows[5])), 4, 0, 5, px); err != nil {
+		t.Fatal(err)
+	}
+	if size := len(px); !bytes.Equal(got.images[5*size:6*size], px) {
+		t.Error("image 5 is not what the mirror profile makes")
+	}
+	if code, _ := getCode(t, srv.url+"/v1/stream?batch=8&profile="+url.QueryEscape(path), ""); code != 400 {
+		t.Errorf("a profile path as the profile parameter: %d, want 400", code)
 	}
 }
