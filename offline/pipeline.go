@@ -170,13 +170,13 @@ func (s *session) embedderFor() (*embed.Embedder, error) {
 	return e, nil
 }
 
-// bar returns a progress callback drawing a bar of total steps, or nil when there is no terminal.
-func (s *session) bar(total int, what string) (progress func(done int), finish func()) {
+// bar returns a progress callback drawing a bar of total units, or nil when there is no terminal.
+func (s *session) bar(total int, what, unit string) (progress func(done int), finish func()) {
 	if s.progress == nil || total == 0 {
 		return nil, func() {}
 	}
 	b := progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 	return func(done int) { _ = b.Set(done) }, func() { _ = b.Finish() } // a bar that fails to draw costs nothing
 }

@@ -60,7 +60,7 @@ func (s *session) embed(part Part) (*record, error) {
 		for i, row := range rows {
 			out.ids[i], out.labels[i] = s.ds.ID(row), s.ds.Label(row)
 		}
-		progress, done := s.bar(len(rows), "S2 embed")
+		progress, done := s.bar(len(rows), "S2 embed", "img")
 		err = e.Embed(len(rows), func(i int) []byte { return s.ds.Image(rows[i]) }, out.emb, progress)
 		done()
 		if err != nil {

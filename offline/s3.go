@@ -117,7 +117,7 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 		if e.Dim() != sel.dim {
 			return nil, nil, fmt.Errorf("the model gives %d-d embeddings, S2's centres are %d-d", e.Dim(), sel.dim)
 		}
-		progress, done := s.bar(len(jobs), "S3 augment (identities)")
+		progress, done := s.bar(len(jobs), "S3 augment", "identities")
 		var sims []float32
 		for start := 0; start < len(jobs); start += augmentChunk {
 			chunk := jobs[start:min(start+augmentChunk, len(jobs))]
