@@ -72,7 +72,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 func (c *Client) Info(ctx context.Context, world, batch int, mode string) (*Info, error) {
 	q := url.Values{}
 	if batch > 0 {
-		q.Set("world", strconv.Itoa(world))
+		q.Set("world", strconv.Itoa(max(world, 1)))
 		q.Set("batch", strconv.Itoa(batch))
 	}
 	if mode != "" {
@@ -136,7 +136,7 @@ func (p StreamParams) query() url.Values {
 	return q
 }
 
-// Batch is one training batch. Its slices stay valid until the next call to Next.
+// Batch is one training batch. Its slices stay valid until the next call to Next or Close.
 type Batch struct {
 	Images                  []byte // len(Labels)*Height*Width*Channels, NHWC uint8
 	Height, Width, Channels int
@@ -153,6 +153,7 @@ type StreamReader struct {
 	batchesPerEpoch int
 	batch           Batch
 	next            func() error // reads the next batch into batch, io.EOF after the end marker
+	release         func()       // frees the decoder's buffers, if it has any to free
 }
 
 // Stream opens a stream; the server's parameter errors come back as *HTTPError.
@@ -172,14 +173,19 @@ func (c *Client) Stream(ctx context.Context, p StreamParams) (*StreamReader, err
 			return nil, fmt.Errorf("stream: header %s=%q is not a positive integer", name, resp.Header.Get(name))
 		}
 	}
-	if p.Format == string(FormatNPY) {
+	switch ct := resp.Header.Get("Content-Type"); ct {
+	case "application/octet-stream":
 		r.next = newNPYDecoder(r, p).next
-	} else {
+	case "application/vnd.apache.arrow.stream":
 		if err := registerTensorType(); err != nil {
 			resp.Body.Close()
 			return nil, err
 		}
-		r.next = newArrowDecoder(r).next
+		d := newArrowDecoder(r)
+		r.next, r.release = d.next, d.release
+	default:
+		resp.Body.Close()
+		return nil, fmt.Errorf("stream: unknown Content-Type %q", ct)
 	}
 	return r, nil
 }
@@ -197,7 +203,12 @@ func (r *StreamReader) Next() (*Batch, error) {
 }
 
 // Close ends the stream; the server notices and frees it.
-func (r *StreamReader) Close() error { return r.body.Close() }
+func (r *StreamReader) Close() error {
+	if r.release != nil {
+		r.release()
+	}
+	return r.body.Close()
+}
 
 // truncated classifies a read error: a cut connection is ErrTruncated, the rest stays itself.
 func (r *StreamReader) truncated(err error) error {
@@ -237,6 +248,13 @@ type arrowDecoder struct {
 }
 
 func newArrowDecoder(r *StreamReader) *arrowDecoder { return &arrowDecoder{r: r} }
+
+func (d *arrowDecoder) release() {
+	if d.rdr != nil {
+		d.rdr.Release()
+		d.rdr = nil
+	}
+}
 
 func (d *arrowDecoder) next() error {
 	if d.rdr == nil {
