@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/offline/embed"
@@ -112,6 +114,7 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 		}
 	}
 	work := filepath.Join(out, ".work")
+	killAndResume(t, raw, filepath.Join(dir, "killed"), want)
 	rerun("unchanged", func() {}, nil)
 	// S3 remade gives the same bytes, so S4, whose inputs are S3's output hashes, stays done.
 	rerun("corrupt S3 output", func() {
@@ -174,6 +177,57 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 	}
 	if got := shardHashes(t, split); !slices.Equal(got, want) {
 		t.Fatalf("the split run wrote %v, the single run %v", got, want)
+	}
+}
+
+// killAndResume runs the pipeline in a child process, kills it (SIGKILL) once S2's embedding is
+// done, wherever it is then, and reruns: the finished stages are skipped and the dataset comes out
+// with the bytes of an uninterrupted run.
+func killAndResume(t *testing.T, raw, out string, want []string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineChild$")
+	cmd.Env = append(os.Environ(), "FACESTREAM_OFFLINE_CHILD="+raw+string(filepath.ListSeparator)+out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	embedded := filepath.Join(out, ".work", "stages", "embed-00000-of-00001.json")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(embedded); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the child did not finish embedding in a minute")
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait() // killed: its error says so
+	p, logs := pipeline(raw, out, fixtureModel)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("rerun after a kill: %v\n%s", err, logs)
+	}
+	ran, skipped := stagesRan(logs.String())
+	if !slices.Contains(skipped, "embed") {
+		t.Fatalf("the rerun after a kill redid the embedding\n%s", logs)
+	}
+	t.Logf("after the kill, the rerun ran %v and skipped %v", ran, skipped)
+	if got := shardHashes(t, out); !slices.Equal(got, want) {
+		t.Fatalf("killed and rerun: %v, uninterrupted: %v", got, want)
+	}
+}
+
+// TestPipelineChild is the process killAndResume kills; it does nothing in a normal test run.
+func TestPipelineChild(t *testing.T) {
+	dirs := os.Getenv("FACESTREAM_OFFLINE_CHILD")
+	if dirs == "" {
+		t.Skip("runs only as killAndResume's child")
+	}
+	raw, out, _ := strings.Cut(dirs, string(filepath.ListSeparator))
+	p, logs := pipeline(raw, out, fixtureModel)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
 	}
 }
 
