@@ -5,7 +5,8 @@ The pre-model only has to be good enough for S2 (the cosine of each photo to its
 identity's mean embedding tells clean photos from mislabeled ones and junk), so it
 is a MobileFaceNet-like network kept deliberately small: depthwise-separable
 inverted residuals behind a stride-2 stem, a global depthwise ("GDC") head and a
-linear embedding, trained with an ArcFace margin head.
+linear embedding, trained with a sub-center ArcFace margin head (robust to the very
+label noise S2 is to find).
 
 Two sources of batches, the same training loop:
 
@@ -120,17 +121,25 @@ class Embedder(nn.Module):
 
 
 class ArcFace(nn.Module):
-    """Additive angular margin head (Deng et al.): logits s*cos(theta + m) for the true class."""
+    """Additive angular margin head (Deng et al.): logits s*cos(theta + m) for the true class.
 
-    def __init__(self, emb_dim, classes, scale=64.0, margin=0.5):
+    With subcenters K > 1 it is sub-center ArcFace (Deng et al., 2020): each class has K
+    centres and a photo is scored against the nearest one, so mislabeled photos and junk
+    gather around a minor centre instead of dragging the class's main one towards them;
+    the pre-model is trained on the very labels S2 is to clean.
+    """
+
+    def __init__(self, emb_dim, classes, scale=64.0, margin=0.5, subcenters=1):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(classes, emb_dim))
+        self.weight = nn.Parameter(torch.empty(classes * subcenters, emb_dim))
         nn.init.normal_(self.weight, std=0.01)
+        self.classes, self.subcenters = classes, subcenters
         self.scale, self.margin = scale, margin
 
     def forward(self, emb, labels, margin=None):
         m = self.margin if margin is None else margin
-        cos = F.linear(F.normalize(emb), F.normalize(self.weight)).clamp(-1 + 1e-7, 1 - 1e-7)
+        cos = F.linear(F.normalize(emb), F.normalize(self.weight))
+        cos = cos.view(-1, self.classes, self.subcenters).amax(2).clamp(-1 + 1e-7, 1 - 1e-7)
         target = cos.gather(1, labels[:, None])
         theta = torch.acos(target)
         # Past pi - m the margin would make the logit grow again; fall back to the
@@ -271,6 +280,7 @@ def parse_args(argv=None):
     # faster and overfits label noise less on a few thousand photos (the synth sets).
     p.add_argument("--scale", type=float, default=32.0, help="ArcFace scale s (64 for large sets)")
     p.add_argument("--margin", type=float, default=0.3, help="ArcFace margin m (0.5 for large sets)")
+    p.add_argument("--subcenters", type=int, default=3, help="sub-center ArcFace: centres per identity (1: plain ArcFace)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", help="server augmentation profile (--url only; default: the server's)")
     p.add_argument("--token", default=os.environ.get("FACESTREAM_TOKEN"), help="bearer token (--url only)")
@@ -289,7 +299,7 @@ def main(argv=None):
 
     epoch_batches, classes, steps_per_epoch = (stream_source if args.url else folder_source)(args)
     backbone = MobileFaceNetLite(args.emb_dim, args.width).to(device).to(memory_format=torch.channels_last)
-    head = ArcFace(args.emb_dim, classes, args.scale, args.margin).to(device)
+    head = ArcFace(args.emb_dim, classes, args.scale, args.margin, args.subcenters).to(device)
     params = sum(p.numel() for p in backbone.parameters())
     print(f"backbone {params / 1e6:.2f}M parameters, {classes} identities, device {device}", flush=True)
 
