@@ -66,6 +66,11 @@ func (a *atomicFile) commit() (FileInfo, error) {
 		a.abort()
 		return FileInfo{}, fmt.Errorf("sync %s: %w", a.final, err)
 	}
+	// CreateTemp makes 0600 files; a dataset is read by trainers running as other users.
+	if err := a.Chmod(0o644); err != nil {
+		a.abort()
+		return FileInfo{}, fmt.Errorf("chmod %s: %w", a.final, err)
+	}
 	if err := a.File.Close(); err != nil {
 		_ = os.Remove(a.Name())
 		return FileInfo{}, fmt.Errorf("close %s: %w", a.final, err)

@@ -89,6 +89,9 @@ func TestRoundTrip(t *testing.T) {
 			if err := ds.Verify(); err != nil {
 				t.Fatal(err)
 			}
+			if st, err := os.Stat(filepath.Join(dir, ManifestName)); err != nil || st.Mode().Perm() != 0o644 {
+				t.Fatalf("manifest mode %v (%v), want 0644 so other users can read the dataset", st.Mode(), err)
+			}
 			if ds.Len() != tc.n || ds.NumClasses() != tc.c {
 				t.Fatalf("len %d classes %d, want %d %d", ds.Len(), ds.NumClasses(), tc.n, tc.c)
 			}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -84,7 +85,12 @@ func Import(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer src.Close()
 	start := time.Now()
-	w, err := arrowio.Create(opts.Out, arrowio.WriterOptions{Kind: arrowio.KindRaw, Source: opts.Source, Force: opts.Force})
+	// An absolute source lets later stages find files beside it (synth's truth.csv) from any folder.
+	origin, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", opts.Source, err)
+	}
+	w, err := arrowio.Create(opts.Out, arrowio.WriterOptions{Kind: arrowio.KindRaw, Source: origin, Force: opts.Force})
 	if err != nil {
 		return nil, err
 	}
