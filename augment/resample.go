@@ -13,6 +13,12 @@ type axisWeights struct {
 	w      []uint64
 	stride int
 	fw     []float64 // float weights of one output, before quantization
+	// When no output has more than two taps (enlarging, or shrinking by less than two), the
+	// fast horizontal kernel's tables: output i's first source byte, 3*start[i], and its two
+	// weights as blendPair multiplies by them, w[1] | w[0]<<32.
+	twoTap bool
+	off3   []int32
+	pairW  []uint64
 }
 
 // box is a source rectangle in pixels; fractional when it comes from a scaled decode.
@@ -64,6 +70,27 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		}
 		a.start[out], a.count[out] = int32(first), int32(len(fw))
 		quantizeWeights(a.w[out*a.stride:out*a.stride+len(fw)], fw, sum)
+	}
+	a.buildTwoTap(n)
+}
+
+// buildTwoTap fills the fast horizontal kernel's tables when every output has one or two taps.
+func (a *axisWeights) buildTwoTap(n int) {
+	a.twoTap = true
+	for _, c := range a.count[:n] {
+		a.twoTap = a.twoTap && c <= 2
+	}
+	if !a.twoTap {
+		return
+	}
+	a.off3, a.pairW = growInt32(a.off3, n), growUint64(a.pairW, n)
+	for i := range n {
+		w := a.w[i*a.stride : i*a.stride+int(a.count[i])]
+		wa, wb := w[0], uint64(0)
+		if len(w) == 2 {
+			wb = w[1]
+		}
+		a.off3[i], a.pairW[i] = 3*a.start[i], wb|wa<<32
 	}
 }
 
@@ -216,8 +243,13 @@ func resampleColumn(out, src []byte, first, stride int, w, even, odd []uint64) {
 // such a load would overrun, the pixel is computed a byte at a time.
 func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 	n := len(out) / 3
+	from := 0
+	if a.twoTap {
+		from = a.resampleRowTwoTap(out, row, x0)
+	}
 	starts, counts, weights, stride := a.start[:n], a.count[:n], a.w, a.stride // locals stay in registers
-	for i, start := range starts {
+	for i := from; i < n; i++ {
+		start := starts[i]
 		s := (int(start) - x0) * 3
 		w := weights[i*stride : i*stride+int(counts[i])]
 		var v uint32
@@ -226,25 +258,17 @@ func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 			v = blendBytewise(row[s:], w)
 		case len(w) == 1:
 			v = uint32(row[s]) | uint32(row[s+1])<<8 | uint32(row[s+2])<<16
-		case len(w) == 2: // the common case when enlarging: one load, four multiplications
-			x := binary.LittleEndian.Uint64(row[s : s+8])
-			even, odd := x&evenBytes, x>>8&evenBytes
-			rb := even*w[0] + (odd>>16)*w[1] + laneHalf
-			g := odd*w[0] + (even>>32)*w[1] + laneHalf
-			v = uint32(rb>>8&0x00ff00ff | g&0xff00)
 		default:
-			rb, g := uint64(laneHalf), uint64(laneHalf)
+			rb, g := uint64(pairHalfRB), uint64(pairHalfG)
 			for k := 0; k < len(w); k += 2 {
 				wb := uint64(0)
 				if k+1 < len(w) {
 					wb = w[k+1]
 				}
-				x := binary.LittleEndian.Uint64(row[s+3*k : s+3*k+8])
-				even, odd := x&evenBytes, x>>8&evenBytes
-				rb += even*w[k] + (odd>>16)*wb
-				g += odd*w[k] + (even>>32)*wb
+				prb, pg := blendPair(binary.LittleEndian.Uint64(row[s+3*k:s+3*k+8]), wb|w[k]<<32)
+				rb, g = rb+prb, g+pg
 			}
-			v = uint32(rb>>8&0x00ff00ff | g&0xff00)
+			v = pairPixel(rb, g)
 		}
 		if i < n-1 {
 			binary.LittleEndian.PutUint32(out[3*i:3*i+4], v) // the next pixel overwrites the fourth byte
@@ -252,6 +276,24 @@ func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 			out[3*i], out[3*i+1], out[3*i+2] = byte(v), byte(v>>8), byte(v>>16)
 		}
 	}
+}
+
+// resampleRowTwoTap is resampleRow's loop for one- and two-tap outputs, kept minimal so that
+// everything stays in registers. It stops before the last output pixel (whose 4-byte store
+// would overrun) or where an 8-byte load would pass the end of row, and returns where it stopped.
+func (a *axisWeights) resampleRowTwoTap(out, row []byte, x0 int) int {
+	n := len(out) / 3
+	offs, weights := a.off3[:n], a.pairW[:n]
+	base := -3 * x0
+	for i := range n - 1 {
+		s := base + int(offs[i])
+		if s+8 > len(row) {
+			return i
+		}
+		rb, g := blendPair(binary.LittleEndian.Uint64(row[s:s+8]), weights[i])
+		binary.LittleEndian.PutUint32(out[3*i:3*i+4], pairPixel(rb+pairHalfRB, g+pairHalfG)) // the next pixel overwrites the fourth byte
+	}
+	return n - 1
 }
 
 // blendBytewise weights len(w) consecutive RGB pixels of px one byte at a time and returns the
