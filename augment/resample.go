@@ -291,7 +291,10 @@ func (a *axisWeights) resampleRowTwoTap(out, row []byte, x0 int) int {
 			return i
 		}
 		rb, g := blendPair(binary.LittleEndian.Uint64(row[s:s+8]), weights[i])
-		binary.LittleEndian.PutUint32(out[3*i:3*i+4], pairPixel(rb+pairHalfRB, g+pairHalfG)) // the next pixel overwrites the fourth byte
+		rb, g = rb+pairHalfRB, g+pairHalfG
+		// The fourth byte is scratch, overwritten by the next pixel: letting it hold red's low
+		// bits keeps it unknown to the compiler, which then stores the four bytes at once.
+		binary.LittleEndian.PutUint32(out[3*i:3*i+4], pairPixel(rb, g)|uint32(rb>>8)&0xff000000)
 	}
 	return n - 1
 }
