@@ -28,7 +28,7 @@ func benchModel(b *testing.B) string {
 
 // benchImages renders a small synthetic face set (112×112 JPEG, as imported sets hold) and returns
 // its encoded photos.
-func benchImages(b *testing.B) [][]byte {
+func benchImages(b testing.TB) [][]byte {
 	dir := b.TempDir()
 	if _, err := synth.Generate(context.Background(), dir, synth.Options{Identities: 6, Seed: 3, Size: 112}); err != nil {
 		b.Fatal(err)
@@ -62,17 +62,30 @@ func openBench(b *testing.B, opts Options) *Embedder {
 	return e
 }
 
-// BenchmarkEmbedPipeline measures decode + preprocessing + ONNX Runtime with the default split of
-// cores, against ONNX Runtime alone on the same session and batch (see comparePipeline).
+// threadChoices are the ORT thread counts the benchmarks compare: every core (the default) and
+// one thread (cores left to the decode workers).
+func threadChoices() []int {
+	if all := runtime.GOMAXPROCS(0); all > 1 {
+		return []int{all, 1}
+	}
+	return []int{1}
+}
+
+// BenchmarkEmbedPipeline measures decode + preprocessing + ONNX Runtime, against ONNX Runtime alone
+// on the same session and batch (see comparePipeline), with every core for ORT and with one thread.
 func BenchmarkEmbedPipeline(b *testing.B) {
 	photos := benchImages(b)
-	e := openBench(b, Options{})
-	b.Logf("%s; %d distinct images", e, len(photos))
-	n := 4 * e.Batch()
-	out := make([]float32, n*e.Dim())
-	comparePipeline(b, e, n, func() error {
-		return e.Embed(n, func(i int) []byte { return photos[i%len(photos)] }, out, nil)
-	})
+	for _, threads := range threadChoices() {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			e := openBench(b, Options{Threads: threads})
+			b.Logf("%s; %d distinct images", e, len(photos))
+			n := 4 * e.Batch()
+			out := make([]float32, n*e.Dim())
+			comparePipeline(b, e, n, func() error {
+				return e.Embed(n, func(i int) []byte { return photos[i%len(photos)] }, out, nil)
+			})
+		})
+	}
 }
 
 // BenchmarkEmbedRGB is BenchmarkEmbedPipeline on decoded pixels: what this package adds to ONNX
@@ -136,9 +149,9 @@ func processCPU(b *testing.B) time.Duration {
 }
 
 // BenchmarkORTAlone runs the session on a pre-made input batch in a loop: the ceiling of
-// BenchmarkEmbedPipeline, with the ORT threads the embedder gives it, and with every core.
+// BenchmarkEmbedPipeline, with every core and with one thread.
 func BenchmarkORTAlone(b *testing.B) {
-	for _, threads := range []int{Options{}.withDefaults().Threads, runtime.GOMAXPROCS(0)} {
+	for _, threads := range threadChoices() {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			e := openBench(b, Options{Threads: threads})
 			runFull(b, e) // warm-up
