@@ -64,8 +64,7 @@ func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(for
 
 // queryReader reads named parameters once each and rejects names nobody asked for.
 type queryReader struct {
-	args  *fasthttp.Args
-	known map[string]bool
+	args *fasthttp.Args
 }
 
 func newQueryReader(args *fasthttp.Args, names ...string) (*queryReader, error) {
@@ -84,7 +83,7 @@ func newQueryReader(args *fasthttp.Args, names ...string) (*queryReader, error) 
 		}
 		seen[name] = true
 	}
-	return &queryReader{args: args, known: known}, nil
+	return &queryReader{args: args}, nil
 }
 
 func (q *queryReader) has(name string) bool { return q.args.Has(name) }
