@@ -24,6 +24,8 @@ and the architecture so that `examples/eval_premodel.py` can embed with torch.
 """
 
 import argparse
+import inspect
+import io
 import math
 import os
 import sys
@@ -231,14 +233,23 @@ def folder_source(args):
 
 
 def export_onnx(backbone, path, opset):
+    """Writes the ONNX graph as one self-contained file, atomically."""
     model = Embedder(backbone).eval().cpu()
     dummy = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
-    tmp = path + ".tmp"
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        # PyTorch >= 2.9 defaults to the dynamo exporter, which forces opset 18 and may
+        # put the weights in a side file; the TorchScript exporter gives the requested opset.
+        kwargs["dynamo"] = False
+    buf = io.BytesIO()
     torch.onnx.export(
-        model, dummy, tmp, input_names=["input"], output_names=["embedding"],
+        model, dummy, buf, input_names=["input"], output_names=["embedding"],
         dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}},
-        opset_version=opset, do_constant_folding=True,
+        opset_version=opset, do_constant_folding=True, **kwargs,
     )
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(buf.getvalue())
     os.replace(tmp, path)
 
 
