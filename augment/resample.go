@@ -19,6 +19,8 @@ type axisWeights struct {
 	twoTap bool
 	off3   []int32
 	pairW  []uint64
+	// copies is true when output i is source sample start[0]+i, weight 256: a plain copy.
+	copies bool
 }
 
 // box is a source rectangle in pixels; fractional when it comes from a scaled decode.
@@ -76,9 +78,10 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 
 // buildTwoTap fills the fast horizontal kernel's tables when every output has one or two taps.
 func (a *axisWeights) buildTwoTap(n int) {
-	a.twoTap = true
-	for _, c := range a.count[:n] {
+	a.twoTap, a.copies = true, true
+	for i, c := range a.count[:n] {
 		a.twoTap = a.twoTap && c <= 2
+		a.copies = a.copies && c == 1 && a.start[i] == a.start[0]+int32(i)
 	}
 	if !a.twoTap {
 		return
@@ -168,6 +171,13 @@ func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box
 // column x0) horizontally into dst (one row every dstStride bytes).
 func horizontalPass(dst []byte, dstStride int, src []byte, srcStride, rows int, a *axisWeights, x0 int) {
 	n := len(a.start)
+	if a.copies {
+		first := (int(a.start[0]) - x0) * 3
+		for y := range rows {
+			copy(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride+first:])
+		}
+		return
+	}
 	for y := range rows {
 		a.resampleRow(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride:], x0)
 	}
