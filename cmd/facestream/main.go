@@ -25,6 +25,7 @@ func main() {
 		{"export", "write a dataset as Parquet or InsightFace RecordIO", runExport},
 		{"inspect", "print a dataset's counts, identities, size histogram and shards", runInspect},
 		{"augment", "preview a profile on a dataset (PNG grid) or benchmark decode+augment on a folder", runAugment},
+		{"consume", "read one whole epoch from a running server with every rank of a world, and tally it", runConsume},
 		{"bench", "measure streaming throughput (images/s, batch times, CPU per image, server stages)", runBench},
 		{"offline", "clean, augment and equalize a raw dataset with a pre-model (S2–S4)", runOffline},
 	}
