@@ -78,7 +78,8 @@ class CuttingProxy:
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
 
     def _accept(self):
         while True:
@@ -90,31 +91,45 @@ class CuttingProxy:
                 self.connections += 1
                 cut = self.cuts > 0
                 self.cuts -= cut
-            threading.Thread(target=self._serve, args=(client, cut), daemon=True).start()
+            t = threading.Thread(target=self._serve, args=(client, cut), daemon=True)
+            t.start()
+            self.threads.append(t)
 
     def _serve(self, client, cut):
         upstream = socket.create_connection(self.upstream)
-        threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+        requests = threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True)
+        requests.start()
         self._pump(upstream, client, self.after if cut else None)
+        requests.join()
         for s in (client, upstream):
             s.close()
 
     @staticmethod
     def _pump(src, dst, limit):
+        """Copies src to dst (at most limit bytes); when either direction ends, both do."""
         sent = 0
         try:
             while limit is None or sent < limit:
                 data = src.recv(65536 if limit is None else min(65536, limit - sent))
                 if not data:
-                    return
+                    break
                 dst.sendall(data)
                 sent += len(data)
-            dst.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv()
+            except OSError:
+                pass
 
     def close(self):
+        """Stops accepting and waits for the threads: later tests fork DataLoader workers,
+        which a process with stray threads should not do."""
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self.listener.close()
+        for t in self.threads:
+            t.join(timeout=10)
 
 
 @unittest.skipUnless(URL and BIN and DATASET, "needs a live server: run python/run_tests.sh")
@@ -254,6 +269,7 @@ class StreamTest(unittest.TestCase):
             proxy.close()
         self.assertSameBatches(got, self.reference)
         self.assertEqual(proxy.connections, 3)
+        self.assertFalse([t for t in proxy.threads if t.is_alive()], "proxy threads left running")
 
     def test_gives_up_after_max_retries(self):
         proxy = CuttingProxy(URL, after=10, cuts=100)
