@@ -16,8 +16,14 @@ const Folder = "report"
 
 // Truth scores S2's cleaning against planted noise, with "removed" as the positive class.
 type Truth struct {
-	CleanTotal, CleanKept, NoiseTotal, NoiseRemoved    int
-	Precision, Recall, CleanKeptRate, NoiseRemovedRate float64
+	CleanTotal       int     `json:"clean_total"`
+	CleanKept        int     `json:"clean_kept"`
+	NoiseTotal       int     `json:"noise_total"`
+	NoiseRemoved     int     `json:"noise_removed"`
+	Precision        float64 `json:"precision"`
+	Recall           float64 `json:"recall"`
+	CleanKeptRate    float64 `json:"clean_kept_rate"`
+	NoiseRemovedRate float64 `json:"noise_removed_rate"`
 }
 
 // Example is one kept offline augmentation (ID) of an original photo (Parent).
@@ -31,40 +37,49 @@ type Example struct {
 // Report is everything the offline stages record. JSON cannot carry NaN or infinity: a stage that
 // has no value for a rate should leave it zero.
 type Report struct {
-	Dataset, Output, Model string
-	Created                time.Time
-	Raw                    struct {
-		Samples, Identities int
-		Sizes               []int // photos per identity before S2
-	}
+	Dataset string    `json:"dataset"`
+	Output  string    `json:"output"`
+	Model   string    `json:"model"`
+	Created time.Time `json:"created"`
+	Raw     struct {
+		Samples    int   `json:"samples"`
+		Identities int   `json:"identities"`
+		Sizes      []int `json:"sizes"` // photos per identity before S2
+	} `json:"raw"`
 	S2 struct {
-		TSpec     string
-		T         float64
-		KeepMin   int
-		Robust    bool
-		Kept      int
-		Removed   int
-		Cosine    Histogram
-		Quantiles map[string]float64
-		Truth     *Truth
-	}
+		TSpec     string             `json:"t_spec"`
+		T         float64            `json:"t"`
+		KeepMin   int                `json:"keep_min"`
+		Robust    bool               `json:"robust"`
+		Kept      int                `json:"kept"`
+		Removed   int                `json:"removed"`
+		Cosine    Histogram          `json:"cosine"`
+		Quantiles map[string]float64 `json:"quantiles"`
+		Truth     *Truth             `json:"truth,omitempty"`
+	} `json:"s2"`
 	S3 struct {
-		ASpec, BSpec      string
-		A, B              float64
-		N, MaxAttempts    int
-		Attempts          int
-		Accepted          int
-		AcceptPerIdentity []float64
-		Cosine            Histogram
-		Examples          []Example
-	}
+		ASpec             string    `json:"a_spec"`
+		BSpec             string    `json:"b_spec"`
+		A                 float64   `json:"a"`
+		B                 float64   `json:"b"`
+		N                 int       `json:"n"`
+		MaxAttempts       int       `json:"max_attempts"`
+		Attempts          int       `json:"attempts"`
+		Accepted          int       `json:"accepted"`
+		AcceptPerIdentity []float64 `json:"accept_per_identity"`
+		Cosine            Histogram `json:"cosine"`
+		Examples          []Example `json:"examples"`
+	} `json:"s3"`
 	S4 struct {
-		Policy, TargetSpec string
-		Target, Cap        int
-		Before, After      Balance
-		Quotas             []int
-	}
-	Timings map[string]float64 // seconds per stage
+		Policy     string  `json:"policy"`
+		TargetSpec string  `json:"target_spec"`
+		Target     int     `json:"target"`
+		Cap        int     `json:"cap"`
+		Before     Balance `json:"before"`
+		After      Balance `json:"after"`
+		Quotas     []int   `json:"quotas"`
+	} `json:"s4"`
+	Timings map[string]float64 `json:"timings"` // seconds per stage
 }
 
 // Write writes dir/report/report.json and dir/report/report.html, each atomically. images returns
