@@ -280,6 +280,25 @@ class StreamTest(unittest.TestCase):
             proxy.close()
         self.assertEqual(proxy.connections, 3)
 
+    def test_bearer_token(self):
+        server = subprocess.Popen([BIN, "serve", DATASET, "--addr", "127.0.0.1:0", "--size", "32", "--token", "s3cret"],
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            for line in server.stderr:
+                if " on http://" in line:
+                    url = line.split(" on ")[-1].strip()
+                    break
+            else:
+                self.fail("the token server printed no URL")
+            with self.assertRaisesRegex(facestream.StreamError, "HTTP 401"):
+                next(iter(self.dataset(url)))
+            got = collect(self.dataset(url, token="s3cret"))
+            self.assertEqual(flat_ids(got), flat_ids(self.reference))
+        finally:
+            server.terminate()
+            server.wait()
+            server.stderr.close()
+
     def test_bad_parameters_fail_fast_with_the_servers_message(self):
         for kw, word in ((dict(batch_size=1 << 20), "batch"), (dict(mode="nope"), "mode")):
             with self.subTest(**kw):
