@@ -89,7 +89,10 @@ func saturate(r, g, b, sat int) (int, int, int) {
 	if d*sat > denom*4096 { // clipped at s = 1: the factor is denom/d
 		return l2/2 + denom*(2*r-l2)/(2*d), l2/2 + denom*(2*g-l2)/(2*d), l2/2 + denom*(2*b-l2)/(2*d)
 	}
-	return (l2*4096 + sat*(2*r-l2) + 4096) >> 13, (l2*4096 + sat*(2*g-l2) + 4096) >> 13, (l2*4096 + sat*(2*b-l2) + 4096) >> 13
+	// l + f*(c - l) in Q12 with rounding: (2*sat*c + (4096-sat)*l2 + 4096) >> 13.
+	t := (4096-sat)*l2 + 4096
+	sat2 := 2 * sat
+	return (sat2*r + t) >> 13, (sat2*g + t) >> 13, (sat2*b + t) >> 13
 }
 
 // unitToByte rounds a value in 1/256 levels to a byte, clamped.
