@@ -22,7 +22,7 @@ __all__ = ["StreamDataset", "StreamLoader", "StreamError", "TruncatedStream"]
 
 _STATE_VERSION = 1
 # Parameters that define the stream; a state from a different stream cannot resume this one.
-_STATE_KEYS = ("batch_size", "seed", "mode", "profile", "epochs", "pad")
+_STATE_KEYS = ("batch_size", "seed", "mode", "profile", "epochs", "pad", "epoch_len", "p", "k")
 
 
 class StreamError(Exception):
@@ -79,10 +79,13 @@ class StreamDataset(IterableDataset):
         pad: wrap around to fill the last batches instead of dropping the remainder.
         max_retries: reconnections in a row without progress before giving up.
         rank, world: this process's share of the epoch, when not torch.distributed's.
+        epoch_len: draws per epoch in ``weighted`` mode (None: the number of samples).
+        p, k: identities per batch and photos per identity in ``pk`` mode (p*k == batch_size).
     """
 
     def __init__(self, url, batch_size, epoch=0, seed=0, mode=None, profile=None, token=None, format=None,
-                 epochs=1, timeout=60.0, return_ids=False, pad=False, max_retries=5, rank=None, world=None):
+                 epochs=1, timeout=60.0, return_ids=False, pad=False, max_retries=5, rank=None, world=None,
+                 epoch_len=None, p=None, k=None):
         super().__init__()
         # Read here, in the trainer's process: DataLoader workers started by spawn
         # do not inherit the process group.
@@ -110,6 +113,7 @@ class StreamDataset(IterableDataset):
         self.mode, self.profile, self.token, self.format = mode, profile, token, format
         self.epochs, self.timeout, self.return_ids, self.pad = epochs, timeout, return_ids, bool(pad)
         self.max_retries = max_retries
+        self.epoch_len, self.p, self.k = epoch_len, p, k
         self._resume = 0  # batches of this rank already consumed, counted from (epoch, start 0)
         self._delivered = 0  # batches delivered to the trainer so far, same origin
         self._streams = None  # sub-streams per rank the counts refer to (DataLoader workers, or 1)
@@ -175,26 +179,20 @@ class StreamDataset(IterableDataset):
 
     def _read(self, rank, world, done, shared):
         """Yields the batches of sub-stream (rank, world) after its first `done`, reconnecting on a cut."""
-        per_epoch = None
-        if done:
-            per_epoch = self._batches_per_rank(world)
+        per_epoch = None  # this sub-stream's batches per epoch, once the server has said
         failures = 0
         while True:
-            if per_epoch is not None and (per_epoch == 0 or (self.epochs and done >= per_epoch * self.epochs)):
-                return
-            epoch, start = self.epoch, done
-            epochs = self.epochs
-            if per_epoch:
-                epoch += done // per_epoch
-                start = done % per_epoch
-                if epochs:
-                    epochs -= done // per_epoch
-            query = self._query(rank=rank, world=world, batch=self.batch_size, epoch=epoch,
-                                start=start * self.batch_size, seed=self.seed, mode=self.mode,
-                                profile=self.profile, format=self.format, epochs=epochs,
-                                pad=int(self.pad))
             conn = None
             try:
+                if per_epoch is None and done:  # resuming: position -> (epoch, start) needs it
+                    per_epoch = self._batches_per_rank(world)
+                if per_epoch is not None and (per_epoch == 0 or (self.epochs and done >= per_epoch * self.epochs)):
+                    return
+                skipped, start = divmod(done, per_epoch) if per_epoch else (0, done)  # whole epochs read, batches
+                epochs = self.epochs - skipped if self.epochs else 0
+                query = self._query(rank=rank, world=world, batch=self.batch_size, epoch=self.epoch + skipped,
+                                    start=start * self.batch_size, seed=self.seed, format=self.format, epochs=epochs,
+                                    profile=self.profile, **self._plan_params())
                 conn, resp = self._get("/v1/stream", query)
                 per_epoch = _header_int(resp, "X-Facestream-Batches-Per-Epoch")
                 decode = _arrow_batches if self.format == "arrow" else _npy_batches
@@ -218,10 +216,10 @@ class StreamDataset(IterableDataset):
 
     # ----- HTTP -----------------------------------------------------------------------------
 
-    def info(self, world=None, batch=None, mode=None):
-        """The server's `/v1/info` JSON; with world and batch, it includes that plan's batches per rank."""
-        query = self._query(world=world, batch=batch, mode=mode if mode is not None else self.mode,
-                            pad=int(self.pad) if world else None)
+    def info(self, world=None, batch=None):
+        """The server's `/v1/info` JSON; with world and batch, it includes the plan of this
+        dataset's mode for them (epoch length, batches per rank)."""
+        query = self._query(world=world, batch=batch, **(self._plan_params() if world else {"mode": self.mode}))
         conn, resp = self._get("/v1/info", query)
         try:
             return json.loads(resp.read())
@@ -235,6 +233,10 @@ class StreamDataset(IterableDataset):
 
     def _batches_per_rank(self, world):
         return int(self.info(world=world, batch=self.batch_size)["plan"]["batches_per_rank"])
+
+    def _plan_params(self):
+        """The parameters that shape the plan (what /v1/info and /v1/stream both take)."""
+        return dict(mode=self.mode, pad=int(self.pad), epoch_len=self.epoch_len, p=self.p, k=self.k)
 
     def _query(self, **params):
         return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})

@@ -180,6 +180,14 @@ class StreamTest(unittest.TestCase):
             mine = [plan[2 * r][i : i + BATCH] + plan[2 * r + 1][i : i + BATCH] for i in range(0, len(plan[0]), BATCH)]
             self.assertEqual(out["ids"], [i for pair in mine for i in pair], f"rank {r}")
 
+    def test_weighted_mode_with_epoch_len_resumes(self):
+        kw = dict(mode="weighted", epoch_len=100)
+        self.assertEqual(self.dataset(**kw).batches_per_epoch(), 100 // BATCH)
+        whole = collect(self.dataset(**kw))
+        self.assertEqual(len(whole), 100 // BATCH)
+        head, tail, _ = self.resume_after(5, 0, **kw)
+        self.assertSameBatches(head + tail, whole)
+
     def test_labels_are_stable_per_id_across_epochs(self):
         label_of = {}
         ds = self.dataset(epochs=2)
