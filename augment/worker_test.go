@@ -318,9 +318,16 @@ func TestProcessErrors(t *testing.T) {
 			}
 		})
 	}
-	// The worker is still usable after errors.
+	// The worker is still usable after errors, and gives the bytes a fresh worker gives.
 	if err := w.Process(good, 1, 0, 0, dst); err != nil {
 		t.Errorf("after errors: %v", err)
+	}
+	fresh := make([]byte, len(dst))
+	if err := NewWorker(mustBuiltin(t, "face"), 112, 112).Process(good, 1, 0, 0, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst, fresh) {
+		t.Error("a worker that saw bad input gives other bytes than a fresh worker for the same image")
 	}
 }
 
