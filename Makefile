@@ -17,12 +17,18 @@ build: setup
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	BIN=$(CURDIR)/$(BIN) bash python/run_tests.sh
+	BIN=$(CURDIR)/$(BIN) bash tests/node/run.sh
 
 demo: build
 	bash scripts/demo.sh
 
 bench: build
 	FACESTREAM_BIN=$(CURDIR)/$(BIN) bash bench/peer/run_peers.sh
+
+# A fully static binary (TurboJPEG linked in) for machines without Go, such as the GPU benchmark host.
+static: setup
+	CGO_ENABLED=1 $(GO) build -tags netgo,osusergo -ldflags '-s -w -extldflags -static' -o bin/facestream-static ./cmd/facestream
 
 clean:
 	rm -rf bin demo
