@@ -291,7 +291,7 @@ def parse_args(argv=None):
     # faster and overfits label noise less on a few thousand photos (the synth sets).
     p.add_argument("--scale", type=float, default=32.0, help="ArcFace scale s (64 for large sets)")
     p.add_argument("--margin", type=float, default=0.3, help="ArcFace margin m (0.5 for large sets)")
-    p.add_argument("--subcenters", type=int, default=3, help="sub-center ArcFace: centres per identity (1: plain ArcFace)")
+    p.add_argument("--subcenters", type=int, default=1, help="centres per identity: 1 is plain ArcFace (the shipped model); K > 1 is sub-center ArcFace")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", help="server augmentation profile (--url only; default: the server's)")
     p.add_argument("--token", default=os.environ.get("FACESTREAM_TOKEN"), help="bearer token (--url only)")
