@@ -28,6 +28,7 @@ func TestResizeMatchesGift(t *testing.T) {
 		{"identity", image.Rect(0, 0, 150, 130), 150, 130, false},
 		{"enlarge crop", image.Rect(10, 5, 110, 105), 112, 112, false},
 		{"enlarge crop flipped", image.Rect(20, 3, 125, 110), 112, 112, true},
+		{"enlarge bottom right corner flipped", image.Rect(60, 40, 150, 130), 112, 112, true},
 		{"shrink whole", image.Rect(0, 0, 150, 130), 112, 112, false},
 		{"shrink a lot flipped", image.Rect(7, 9, 143, 121), 30, 20, true},
 		{"non-square output", image.Rect(0, 0, 140, 120), 96, 112, false},

@@ -3,6 +3,7 @@ package augment
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
 // axisWeights maps one source axis to n outputs: output i reads count[i] consecutive source
@@ -140,6 +141,8 @@ type resampler struct {
 	xs, ys    axisWeights
 	rows      []byte   // the vertically resampled crop, one row per output row, and 8 bytes of slack
 	even, odd []uint64 // accumulators of the vertical pass
+	offs      []int32  // the two-tap kernel's source offsets, relative to the row it reads
+	tail      []byte   // a source row copied with slack for the two-tap kernel's loads
 }
 
 // resize resamples the region b of src (sw×sh packed RGB) to dst (dw×dh packed RGB), flipped
@@ -157,19 +160,19 @@ func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box
 	outLen := dw * 3
 	if rows := rowLast - rowFirst + 1; rows < dh {
 		r.rows = grow(r.rows, rows*outLen+8)
-		horizontalPass(r.rows, outLen, src[rowFirst*sw*3:], sw*3, rows, &r.xs, 0)
+		r.horizontalPass(r.rows, outLen, src[rowFirst*sw*3:], sw*3, rows, &r.xs, 0)
 		r.verticalPass(dst, outLen, outLen, r.rows, outLen, &r.ys, rowFirst)
 		return
 	}
 	cropLen := (x1 - x0 + 1) * 3
 	r.rows = grow(r.rows, dh*cropLen+8)
 	r.verticalPass(r.rows, cropLen, cropLen, src[x0*3:], sw*3, &r.ys, 0)
-	horizontalPass(dst, outLen, r.rows, cropLen, dh, &r.xs, x0)
+	r.horizontalPass(dst, outLen, r.rows, cropLen, dh, &r.xs, x0)
 }
 
 // horizontalPass resamples rows rows of src (one every srcStride bytes, starting at source
 // column x0) horizontally into dst (one row every dstStride bytes).
-func horizontalPass(dst []byte, dstStride int, src []byte, srcStride, rows int, a *axisWeights, x0 int) {
+func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStride, rows int, a *axisWeights, x0 int) {
 	n := len(a.start)
 	if a.copies {
 		first := (int(a.start[0]) - x0) * 3
@@ -178,8 +181,28 @@ func horizontalPass(dst []byte, dstStride int, src []byte, srcStride, rows int, 
 		}
 		return
 	}
+	if !a.twoTap {
+		for y := range rows {
+			a.resampleRow(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride:], x0)
+		}
+		return
+	}
+	// The two-tap kernel reads seven bytes from each output's first source byte; rows too close
+	// to the end of src for that are copied to a scratch row with slack first.
+	r.offs = growInt32(r.offs, n)
+	first, last := math.MaxInt32, 0
+	for i, off := range a.off3[:n] {
+		r.offs[i] = off - int32(3*x0)
+		first, last = min(first, int(r.offs[i])), max(last, int(r.offs[i]))
+	}
 	for y := range rows {
-		a.resampleRow(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride:], x0)
+		row := src[y*srcStride:]
+		if len(row) < last+7 {
+			r.tail = grow(r.tail, last+7)
+			copy(r.tail, row)
+			row = r.tail
+		}
+		resampleRowTwoTap(dst[y*dstStride:y*dstStride+n*3], row, r.offs, a.pairW[:n], first, last)
 	}
 }
 
@@ -253,12 +276,8 @@ func resampleColumn(out, src []byte, first, stride int, w, even, odd []uint64) {
 // such a load would overrun, the pixel is computed a byte at a time.
 func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 	n := len(out) / 3
-	from := 0
-	if a.twoTap {
-		from = a.resampleRowTwoTap(out, row, x0)
-	}
 	starts, counts, weights, stride := a.start[:n], a.count[:n], a.w, a.stride // locals stay in registers
-	for i := from; i < n; i++ {
+	for i := range n {
 		start := starts[i]
 		s := (int(start) - x0) * 3
 		w := weights[i*stride : i*stride+int(counts[i])]
@@ -288,25 +307,25 @@ func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 	}
 }
 
-// resampleRowTwoTap is resampleRow's loop for one- and two-tap outputs, kept minimal so that
-// everything stays in registers. It stops before the last output pixel (whose 4-byte store
-// would overrun) or where an 8-byte load would pass the end of row, and returns where it stopped.
-func (a *axisWeights) resampleRowTwoTap(out, row []byte, x0 int) int {
-	n := len(out) / 3
-	offs, weights := a.off3[:n], a.pairW[:n]
-	base := -3 * x0
-	for i := range n - 1 {
-		s := base + int(offs[i])
-		if s+8 > len(row) {
-			return i
-		}
-		rb, g := blendPair(binary.LittleEndian.Uint64(row[s:s+8]), weights[i])
-		rb, g = rb+pairHalfRB, g+pairHalfG
-		// The fourth byte is scratch, overwritten by the next pixel: letting it hold red's low
-		// bits keeps it unknown to the compiler, which then stores the four bytes at once.
-		binary.LittleEndian.PutUint32(out[3*i:3*i+4], pairPixel(rb, g)|uint32(rb>>8)&0xff000000)
+// resampleRowTwoTap computes one output row of one- and two-tap outputs: output i blends the
+// pixels at row[offs[i]:] by weights[i] (blendTwoTap's form). The loop is the hottest of the
+// package, and bounds checks on its table-driven loads more than doubled its instruction count,
+// so it reads row through a pointer after checking once that every offset lies in
+// [0, len(row)-7): first and last are the smallest and largest offsets. Each pixel goes out as
+// a 4-byte store whose fourth byte the next pixel overwrites, so the last pixel is stored apart.
+func resampleRowTwoTap(out, row []byte, offs []int32, weights []uint64, first, last int) {
+	n := len(offs)
+	if first < 0 || last+7 > len(row) || len(weights) < n || len(out) < 3*n {
+		panic("augment: two-tap resampling out of bounds")
 	}
-	return n - 1
+	weights = weights[:n]
+	src, dst := unsafe.Pointer(unsafe.SliceData(row)), unsafe.Pointer(unsafe.SliceData(out))
+	for i, off := range offs[:n-1] {
+		v := blendTwoTap((*[7]byte)(unsafe.Add(src, off)), weights[i])
+		binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(dst, 3*i))[:], v)
+	}
+	v := blendTwoTap((*[7]byte)(unsafe.Add(src, offs[n-1])), weights[n-1])
+	out[3*n-3], out[3*n-2], out[3*n-1] = byte(v), byte(v>>8), byte(v>>16)
 }
 
 // blendBytewise weights len(w) consecutive RGB pixels of px one byte at a time and returns the

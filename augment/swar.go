@@ -1,5 +1,7 @@
 package augment
 
+import "encoding/binary"
+
 // SWAR ("SIMD within a register") kernels: eight bytes are loaded as one uint64 and split into
 // the even and the odd bytes, four 16-bit lanes each, so that one multiplication weights four
 // samples. With 8-bit weights summing to 256, no lane can overflow: the weighted sum of values
@@ -35,4 +37,17 @@ func blendPair(x, weights uint64) (rb, g uint64) {
 // pairPixel packs blendPair sums (already rounded) into the low three bytes: r, g, b.
 func pairPixel(rb, g uint64) uint32 {
 	return uint32(rb>>40&0x00ff00ff | g>>32&0xff00)
+}
+
+// blendTwoTap blends the two RGB pixels at px[0:3] and px[3:6] by wa and wb, given as
+// weights = wb | wa<<32 (wa + wb = 256), and returns the rounded pixel in the low three bytes.
+// With the pixels loaded as r0 g0 b0 . r1 g1 b1 . (two overlapping 4-byte loads), the even
+// bytes are r0 b0 r1 b1 and the odd ones g0 . g1 .: as in blendPair, multiplying by weights
+// leaves red and blue in the lanes at bits 32 and 48 and green at bit 32. The fourth byte of
+// the result holds a leftover, which keeps the compiler from splitting a 4-byte store of it.
+func blendTwoTap(px *[7]byte, weights uint64) uint32 {
+	x := uint64(binary.LittleEndian.Uint32(px[0:4])) | uint64(binary.LittleEndian.Uint32(px[3:7]))<<32
+	rb := (x&evenBytes)*weights + pairHalfRB
+	g := (x>>8&evenBytes)*weights + pairHalfRB
+	return uint32(rb>>40)&0x00ff00ff | uint32(g>>32)&0xff00ff00
 }
