@@ -236,7 +236,7 @@ def run_train(args, device, batches=None, what=None):
            "seconds": secs, "steps": steps, "images": images,
            "images_per_s": images / secs if secs else 0.0,
            "blocked_in_next_s": blocked, "blocked_fraction": blocked / secs if secs else 0.0,
-           "final_loss": float(loss) if loss is not None else None}
+           "final_loss": loss.item() if loss is not None else None}
     if gpu_idle is not None:
         out["gpu_waited_s"] = gpu_idle
         out["gpu_waited_fraction"] = gpu_idle / secs if secs else 0.0

@@ -7,6 +7,8 @@
 #   bench/gpu/run.sh --bin ./facestream                      # makes a synthetic set first
 #   bench/gpu/run.sh --bin ./facestream --data DS --images DIR  # DIR: the ImageFolder DS was imported from
 #   bench/gpu/run.sh --bin bin/facestream --cpu-smoke        # a few seconds on CPU: checks the script itself
+#   options: --identities N (6000) --batch B (256) --workers "4 8" --torch-workers N (15)
+#            --seconds S (measured window of each part) --warmup S (8) --work DIR
 #
 # Parts, each its own process under a time limit, each writing WORK/part-*.json:
 #   a  facestream stream -> GPU, no model (the loader's ceiling), for each --workers value
@@ -36,6 +38,7 @@ while (($#)); do
 	--workers) WORKERS=$2; shift ;;
 	--torch-workers) TORCH_WORKERS=$2; shift ;;
 	--seconds) SECONDS_EACH=$2; TRAIN_SECONDS=$2; shift ;;
+	--warmup) WARMUP=$2; shift ;;
 	--cpu-smoke) SMOKE=1 ;;
 	-h | --help) usage 0 ;;
 	*) echo "unknown argument $1" >&2; usage ;;
