@@ -86,7 +86,7 @@ func saturate(r, g, b, sat int) (int, int, int) {
 	if l2 > unitMax {
 		denom = 2*unitMax - l2
 	}
-	if d*sat > denom*4096 {        // clipped at s = 1: the factor is denom/d
+	if d*sat > denom*4096 { // clipped at s = 1: the factor is denom/d
 		return l2/2 + denom*(2*r-l2)/(2*d), l2/2 + denom*(2*g-l2)/(2*d), l2/2 + denom*(2*b-l2)/(2*d)
 	}
 	// l + f*(c - l) in Q12 with rounding: (2*sat*c + (4096-sat)*l2 + 4096) >> 13.
