@@ -3,6 +3,7 @@ package augment
 import (
 	"fmt"
 	"image"
+	"math"
 	"testing"
 
 	"github.com/disintegration/gift"
@@ -149,4 +150,16 @@ func mustBuiltin(t testing.TB, name string) *Profile {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestRoundNonNegativeMatchesMathRound(t *testing.T) {
+	cases := []float64{0, 0.25, 0.49999999999999994, 0.5, 1.5, 2.5, 127.49999999999999, 127.5, 255.5, 256}
+	for i := range 100000 {
+		cases = append(cases, float64(i)/390.625) // steps of 1/390.625 hit many exact halves
+	}
+	for _, x := range cases {
+		if got, want := roundNonNegative(x), int(math.Round(x)); got != want {
+			t.Fatalf("roundNonNegative(%v) = %d, math.Round gives %d", x, got, want)
+		}
+	}
 }

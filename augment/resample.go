@@ -50,7 +50,11 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		var sum float64
 		first := -1
 		for j := left; j <= right; j++ {
-			wt := 1 - math.Abs((float64(j)-center)/scale)
+			dist := float64(j) - center
+			if scale != 1 { // enlarging: skip a division by one, exact anyway
+				dist /= scale
+			}
+			wt := 1 - math.Abs(dist)
 			if wt <= 0 {
 				if first < 0 {
 					continue // leading zero weight: start later
@@ -112,13 +116,22 @@ func (a *axisWeights) end() int {
 func quantizeWeights(dst []uint64, fw []float64, sum float64) {
 	total, largest := 0, 0
 	for k, v := range fw {
-		dst[k] = uint64(math.Round(v / sum * 256))
+		dst[k] = uint64(roundNonNegative(v / sum * 256))
 		total += int(dst[k])
 		if dst[k] > dst[largest] {
 			largest = k
 		}
 	}
 	dst[largest] = uint64(int(dst[largest]) + 256 - total)
+}
+
+// roundNonNegative is math.Round for 0 <= x < 2^63, several times faster: x - trunc(x) is exact.
+func roundNonNegative(x float64) int {
+	t := int(x)
+	if x-float64(t) >= 0.5 {
+		t++
+	}
+	return t
 }
 
 func growInt32(s []int32, n int) []int32 {
@@ -318,14 +331,15 @@ func resampleRowTwoTap(out, row []byte, offs []int32, weights []uint64, first, l
 	if first < 0 || last+7 > len(row) || len(weights) < n || len(out) < 3*n {
 		panic("augment: two-tap resampling out of bounds")
 	}
-	weights = weights[:n]
 	src, dst := unsafe.Pointer(unsafe.SliceData(row)), unsafe.Pointer(unsafe.SliceData(out))
+	// The last pixel is computed first, so that little stays live across the loop (which then
+	// keeps everything in registers), and stored after it, over the loop's spare fourth byte.
+	lastPixel := blendTwoTap((*[7]byte)(unsafe.Add(src, offs[n-1])), weights[n-1])
 	for i, off := range offs[:n-1] {
 		v := blendTwoTap((*[7]byte)(unsafe.Add(src, off)), weights[i])
 		binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(dst, 3*i))[:], v)
 	}
-	v := blendTwoTap((*[7]byte)(unsafe.Add(src, offs[n-1])), weights[n-1])
-	out[3*n-3], out[3*n-2], out[3*n-1] = byte(v), byte(v>>8), byte(v>>16)
+	out[3*n-3], out[3*n-2], out[3*n-1] = byte(lastPixel), byte(lastPixel>>8), byte(lastPixel>>16)
 }
 
 // blendBytewise weights len(w) consecutive RGB pixels of px one byte at a time and returns the
