@@ -69,7 +69,15 @@ func (c *planCache) get(key planKey) (*sampler.Epoch, error) {
 
 // rank returns the plan of one rank for the epoch pq names, with epoch overriding pq.epoch.
 func (c *planCache) rank(pq planQuery, epoch int) (*sampler.RankPlan, error) {
-	ep, err := c.get(planKey{mode: pq.mode, seed: pq.seed, epoch: epoch, epochLen: pq.epochLen, p: pq.p, k: pq.k})
+	key := planKey{mode: pq.mode, seed: pq.seed, epoch: epoch}
+	// Only the fields a mode reads name its plan: stray values must not build duplicate plans.
+	switch pq.mode {
+	case sampler.Weighted:
+		key.epochLen = pq.epochLen
+	case sampler.PK:
+		key.p, key.k = pq.p, pq.k
+	}
+	ep, err := c.get(key)
 	if err != nil {
 		return nil, err
 	}

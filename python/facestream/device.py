@@ -26,10 +26,20 @@ def to_device(images, device, mean=127.5, std=127.5, channels_last=True, dtype=t
     x = images.to(device, non_blocking=images.is_pinned())
     x = x.permute(0, 3, 1, 2)  # a view: memory stays NHWC, i.e. channels_last
     channels = x.shape[1]
-    mean_t = torch.as_tensor(mean, dtype=dtype, device=device).reshape(-1, 1, 1)
-    std_t = torch.as_tensor(std, dtype=dtype, device=device).reshape(-1, 1, 1)
-    if mean_t.numel() not in (1, channels) or std_t.numel() not in (1, channels):
-        raise ValueError(f"mean/std need 1 or {channels} values")
-    out = x.to(dtype).sub_(mean_t).div_(std_t)
+    out = x.to(dtype).sub_(_operand(mean, channels, dtype, device)).div_(_operand(std, channels, dtype, device))
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     return out.contiguous(memory_format=memory_format)
+
+
+def _operand(value, channels, dtype, device):
+    """A scalar stays a Python number: building a device tensor from it would be a host-to-device
+    copy that synchronises the stream on every batch. Per-channel values become a [C,1,1] tensor
+    (pass one already on the device to avoid the copy)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    t = torch.as_tensor(value, dtype=dtype, device=device).reshape(-1, 1, 1)
+    if t.numel() == 1:
+        return t.reshape(())
+    if t.numel() != channels:
+        raise ValueError(f"mean/std need 1 or {channels} values, got {t.numel()}")
+    return t

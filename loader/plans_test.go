@@ -1,0 +1,40 @@
+package loader
+
+import (
+	"testing"
+	"time"
+
+	"github.com/facestream/facestream/sampler"
+)
+
+// TestPlanCacheIgnoresFieldsTheModeDoesNotRead: a uniform stream that also sends p, k or epoch_len
+// shares the plan of one that does not, instead of building (and holding) a duplicate.
+func TestPlanCacheIgnoresFieldsTheModeDoesNotRead(t *testing.T) {
+	labels := make([]int32, 64)
+	for i := range labels {
+		labels[i] = int32(i % 4)
+	}
+	builds := 0
+	c := newPlanCache(&sampler.Population{Labels: labels, NumClasses: 4}, 2, func(time.Duration) { builds++ })
+	for _, q := range []planQuery{
+		{world: 1, batch: 8, mode: sampler.Uniform},
+		{world: 1, batch: 8, mode: sampler.Uniform, p: 2, k: 4, epochLen: 99},
+		{world: 2, rank: 1, batch: 4, mode: sampler.Uniform, epochLen: 7},
+	} {
+		if _, err := c.rank(q, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if builds != 1 {
+		t.Fatalf("%d plans built for one uniform epoch, want 1", builds)
+	}
+	if _, err := c.rank(planQuery{world: 1, batch: 8, mode: sampler.Weighted, epochLen: 32}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.rank(planQuery{world: 1, batch: 8, mode: sampler.Weighted, epochLen: 48}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if builds != 3 {
+		t.Fatalf("%d plans built, want 3: weighted epochs of other lengths are other plans", builds)
+	}
+}
