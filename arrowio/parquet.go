@@ -90,15 +90,7 @@ func writeParquetRows(ds *Dataset, fw *pqarrow.FileWriter) error {
 	}
 	for row := range ds.Len() {
 		s := ds.Sample(row)
-		b.Field(colID).(*array.Int64Builder).Append(s.ID)
-		b.Field(colLabel).(*array.Int32Builder).Append(s.Label)
-		b.Field(colImage).(*array.BinaryBuilder).Append(s.Image)
-		b.Field(colOrigin).(*array.Uint8Builder).Append(s.Origin)
-		b.Field(colParent).(*array.Int64Builder).Append(s.Parent)
-		b.Field(colWeight).(*array.Float32Builder).Append(s.Weight)
-		b.Field(colSim).(*array.Float32Builder).Append(s.Sim)
-		b.Field(colRecipe).(*array.StringBuilder).Append(s.Recipe)
-		b.Field(colSource).(*array.StringBuilder).Append(s.Source)
+		appendSample(b, &s)
 		rows++
 		bytes += len(s.Image)
 		if rows >= parquetGroupRows || bytes >= parquetGroupBytes {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
 // Column positions in a shard; the order is part of the on-disk format.
@@ -91,4 +92,17 @@ type Class struct {
 	CleanCount int32 // photos kept by S2
 	AugCount   int32 // offline augmentations kept by S3
 	Quota      int32 // draws per epoch for the balanced sampler; 0 when not equalized
+}
+
+// appendSample appends one row to a builder of the shard schema.
+func appendSample(b *array.RecordBuilder, s *Sample) {
+	b.Field(colID).(*array.Int64Builder).Append(s.ID)
+	b.Field(colLabel).(*array.Int32Builder).Append(s.Label)
+	b.Field(colImage).(*array.BinaryBuilder).Append(s.Image)
+	b.Field(colOrigin).(*array.Uint8Builder).Append(s.Origin)
+	b.Field(colParent).(*array.Int64Builder).Append(s.Parent)
+	b.Field(colWeight).(*array.Float32Builder).Append(s.Weight)
+	b.Field(colSim).(*array.Float32Builder).Append(s.Sim)
+	b.Field(colRecipe).(*array.StringBuilder).Append(s.Recipe)
+	b.Field(colSource).(*array.StringBuilder).Append(s.Source)
 }

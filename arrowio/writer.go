@@ -137,16 +137,7 @@ func (w *Writer) Append(s *Sample) error {
 	if w.builder == nil {
 		w.builder = array.NewRecordBuilder(w.mem, Schema())
 	}
-	b := w.builder
-	b.Field(colID).(*array.Int64Builder).Append(s.ID)
-	b.Field(colLabel).(*array.Int32Builder).Append(s.Label)
-	b.Field(colImage).(*array.BinaryBuilder).Append(s.Image)
-	b.Field(colOrigin).(*array.Uint8Builder).Append(s.Origin)
-	b.Field(colParent).(*array.Int64Builder).Append(s.Parent)
-	b.Field(colWeight).(*array.Float32Builder).Append(s.Weight)
-	b.Field(colSim).(*array.Float32Builder).Append(s.Sim)
-	b.Field(colRecipe).(*array.StringBuilder).Append(s.Recipe)
-	b.Field(colSource).(*array.StringBuilder).Append(s.Source)
+	appendSample(w.builder, s)
 	w.lastID = s.ID
 	for int(s.Label) >= len(w.perLabel) {
 		w.perLabel = append(w.perLabel, 0)
