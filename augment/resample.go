@@ -208,14 +208,21 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 		r.offs[i] = off - int32(3*x0)
 		first, last = min(first, int(r.offs[i])), max(last, int(r.offs[i]))
 	}
-	for y := range rows {
+	// Rows go in pairs, which share the loop and the table loads; a row without a partner is
+	// paired with itself (computed twice, written once).
+	rowAt := func(y int) []byte {
 		row := src[y*srcStride:]
 		if len(row) < last+7 {
 			r.tail = grow(r.tail, last+7)
 			copy(r.tail, row)
 			row = r.tail
 		}
-		resampleRowTwoTap(dst[y*dstStride:y*dstStride+n*3], row, r.offs, a.pairW[:n], first, last)
+		return row
+	}
+	for y := 0; y < rows; y += 2 {
+		y1 := min(y+1, rows-1)
+		resampleRowsTwoTap(dst[y*dstStride:y*dstStride+n*3], dst[y1*dstStride:y1*dstStride+n*3],
+			rowAt(y), rowAt(y1), r.offs, a.pairW[:n], first, last)
 	}
 }
 
@@ -320,26 +327,33 @@ func (a *axisWeights) resampleRow(out, row []byte, x0 int) {
 	}
 }
 
-// resampleRowTwoTap computes one output row of one- and two-tap outputs: output i blends the
-// pixels at row[offs[i]:] by weights[i] (blendTwoTap's form). The loop is the hottest of the
-// package, and bounds checks on its table-driven loads more than doubled its instruction count,
-// so it reads row through a pointer after checking once that every offset lies in
-// [0, len(row)-7): first and last are the smallest and largest offsets. Each pixel goes out as
-// a 4-byte store whose fourth byte the next pixel overwrites, so the last pixel is stored apart.
-func resampleRowTwoTap(out, row []byte, offs []int32, weights []uint64, first, last int) {
+// resampleRowsTwoTap computes two output rows of one- and two-tap outputs, from two source
+// rows with the same weights: output i blends the pixels at row[offs[i]:] by weights[i]
+// (blendTwoTap's form). The loop is the hottest of the package, and bounds checks on its
+// table-driven loads more than doubled its instruction count, so it reads the rows through
+// pointers after checking once that every offset lies in [0, len(row)-7): first and last are
+// the smallest and largest offsets. Each pixel goes out as a 4-byte store whose fourth byte the
+// next pixel overwrites, so the last pixel is stored apart.
+func resampleRowsTwoTap(out0, out1, row0, row1 []byte, offs []int32, weights []uint64, first, last int) {
 	n := len(offs)
-	if first < 0 || last+7 > len(row) || len(weights) < n || len(out) < 3*n {
+	if first < 0 || last+7 > min(len(row0), len(row1)) || len(weights) < n || min(len(out0), len(out1)) < 3*n {
 		panic("augment: two-tap resampling out of bounds")
 	}
-	src, dst := unsafe.Pointer(unsafe.SliceData(row)), unsafe.Pointer(unsafe.SliceData(out))
-	// The last pixel is computed first, so that little stays live across the loop (which then
+	src0, src1 := unsafe.Pointer(unsafe.SliceData(row0)), unsafe.Pointer(unsafe.SliceData(row1))
+	dst0, dst1 := unsafe.Pointer(unsafe.SliceData(out0)), unsafe.Pointer(unsafe.SliceData(out1))
+	// The last pixels are computed first, so that little stays live across the loop (which then
 	// keeps everything in registers), and stored after it, over the loop's spare fourth byte.
-	lastPixel := blendTwoTap((*[7]byte)(unsafe.Add(src, offs[n-1])), weights[n-1])
+	last0 := blendTwoTap((*[7]byte)(unsafe.Add(src0, offs[n-1])), weights[n-1])
+	last1 := blendTwoTap((*[7]byte)(unsafe.Add(src1, offs[n-1])), weights[n-1])
 	for i, off := range offs[:n-1] {
-		v := blendTwoTap((*[7]byte)(unsafe.Add(src, off)), weights[i])
-		binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(dst, 3*i))[:], v)
+		w := weights[i]
+		v0 := blendTwoTap((*[7]byte)(unsafe.Add(src0, off)), w)
+		v1 := blendTwoTap((*[7]byte)(unsafe.Add(src1, off)), w)
+		binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(dst0, 3*i))[:], v0)
+		binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(dst1, 3*i))[:], v1)
 	}
-	out[3*n-3], out[3*n-2], out[3*n-1] = byte(lastPixel), byte(lastPixel>>8), byte(lastPixel>>16)
+	out0[3*n-3], out0[3*n-2], out0[3*n-1] = byte(last0), byte(last0>>8), byte(last0>>16)
+	out1[3*n-3], out1[3*n-2], out1[3*n-1] = byte(last1), byte(last1>>8), byte(last1>>16)
 }
 
 // blendBytewise weights len(w) consecutive RGB pixels of px one byte at a time and returns the
