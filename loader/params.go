@@ -49,11 +49,15 @@ type streamQuery struct {
 
 // queryDefaults are what a parameter the client leaves out becomes.
 type queryDefaults struct {
-	mode     sampler.Mode
-	profile  string
-	seed     uint64
-	maxBatch int
+	mode        sampler.Mode
+	profile     string
+	seed        uint64
+	maxBatch    int
+	maxEpochLen int // weighted epochs longer than this are refused: a plan holds 4 bytes per draw
 }
+
+// maxEpochLenPerSample bounds a weighted epoch at this many draws per sample of the dataset.
+const maxEpochLenPerSample = 16
 
 // badRequest is a parameter error: it becomes a 400 with a JSON body.
 type badRequest struct{ msg string }
@@ -171,7 +175,7 @@ func parsePlan(q *queryReader, d queryDefaults, needBatch bool) (planQuery, erro
 	if pq.pad, err = q.bool("pad"); err != nil {
 		return pq, err
 	}
-	if pq.epochLen, err = q.int("epoch_len", 0, 0, math.MaxInt32); err != nil {
+	if pq.epochLen, err = q.int("epoch_len", 0, 0, d.maxEpochLen); err != nil {
 		return pq, err
 	}
 	if q.has("epoch_len") && pq.mode != sampler.Weighted {
@@ -188,6 +192,9 @@ func parsePlan(q *queryReader, d queryDefaults, needBatch bool) (planQuery, erro
 			return pq, badf("p and k apply to mode=pk only, not %s", pq.mode)
 		}
 		return pq, nil
+	}
+	if !needBatch && pq.batch == 0 && pq.p == 0 && pq.k == 0 {
+		return pq, nil // /v1/info without a plan to describe
 	}
 	return pq, resolvePK(&pq)
 }

@@ -31,13 +31,14 @@ type planCache struct {
 	pop      *sampler.Population
 	capacity int
 	observe  func(time.Duration) // build time, for the metrics
+	builds   chan struct{}       // one build at a time: each holds up to a dataset-sized plan in memory
 
 	mu      sync.Mutex
 	entries []*planEntry // least recently used first
 }
 
 func newPlanCache(pop *sampler.Population, capacity int, observe func(time.Duration)) *planCache {
-	return &planCache{pop: pop, capacity: capacity, observe: observe}
+	return &planCache{pop: pop, capacity: capacity, observe: observe, builds: make(chan struct{}, 1)}
 }
 
 // get returns the epoch plan of key, building it once however many streams ask at the same time.
@@ -58,26 +59,33 @@ func (c *planCache) get(key planKey) (*sampler.Epoch, error) {
 	}
 	c.mu.Unlock()
 
+	c.builds <- struct{}{}
 	start := time.Now()
 	e.epoch, e.err = sampler.Build(c.pop, sampler.Spec{
 		Mode: key.mode, Seed: key.seed, Epoch: key.epoch, EpochLen: key.epochLen, P: key.p, K: key.k,
 	})
 	c.observe(time.Since(start))
+	<-c.builds
 	close(e.ready)
 	return e.epoch, e.err
 }
 
-// rank returns the plan of one rank for the epoch pq names, with epoch overriding pq.epoch.
-func (c *planCache) rank(pq planQuery, epoch int) (*sampler.RankPlan, error) {
+// keyOf names the plan of pq's epoch. Only the fields a mode reads name its plan: stray values
+// must not build duplicate plans.
+func keyOf(pq planQuery, epoch int) planKey {
 	key := planKey{mode: pq.mode, seed: pq.seed, epoch: epoch}
-	// Only the fields a mode reads name its plan: stray values must not build duplicate plans.
 	switch pq.mode {
 	case sampler.Weighted:
 		key.epochLen = pq.epochLen
 	case sampler.PK:
 		key.p, key.k = pq.p, pq.k
 	}
-	ep, err := c.get(key)
+	return key
+}
+
+// rank returns the plan of one rank for the epoch pq names, with epoch overriding pq.epoch.
+func (c *planCache) rank(pq planQuery, epoch int) (*sampler.RankPlan, error) {
+	ep, err := c.get(keyOf(pq, epoch))
 	if err != nil {
 		return nil, err
 	}

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,7 +100,8 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	if ds.Manifest().Kind == arrowio.KindEqualized {
 		mode = sampler.Balanced
 	}
-	s.defaults = queryDefaults{mode: mode, profile: s.defaults.profile, seed: cfg.Seed, maxBatch: s.limits.maxBatch}
+	s.defaults = queryDefaults{mode: mode, profile: s.defaults.profile, seed: cfg.Seed, maxBatch: s.limits.maxBatch,
+		maxEpochLen: int(min(maxEpochLenPerSample*int64(ds.Len()), math.MaxInt32))}
 	s.classes = newClassRows(ds.Labels(), ds.NumClasses())
 	s.metrics = newServerMetrics(func() float64 { return float64(s.openStreams()) }, s.workers)
 	pop := &sampler.Population{Labels: ds.Labels(), NumClasses: ds.NumClasses(), Quotas: ds.Quotas(),
@@ -284,7 +287,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
 	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	const prefix = "Bearer "
-	if len(auth) <= len(prefix) || string(auth[:len(prefix)]) != prefix {
+	// The scheme name is case-insensitive (RFC 7235).
+	if len(auth) <= len(prefix) || !strings.EqualFold(string(auth[:len(prefix)]), prefix) {
 		return false
 	}
 	got := sha256.Sum256(auth[len(prefix):])
@@ -325,21 +329,23 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx) {
 		s.failParam(ctx, badf("profile=%q is not loaded (have %v)", q.profile, s.profileNames()))
 		return
 	}
-	plan, err := s.plans.rank(q.planQuery, q.epoch)
-	if err != nil {
-		// Given a dataset that opened, a plan fails only for parameters it cannot serve.
-		s.failParam(ctx, badf("%v", err))
-		return
-	}
-	if q.start >= plan.Len() {
-		s.failParam(ctx, badf("start=%d is past this rank's %d positions of epoch %d", q.start, plan.Len(), q.epoch))
-		return
-	}
-	st := &stream{srv: s, q: q, profile: profile, conn: ctx.Conn(), plan: plan, epoch: q.epoch, nextPos: q.start}
+	// Admitted before its plan is built: building a plan costs memory, which the stream limit bounds.
+	st := &stream{srv: s, q: q, profile: profile, conn: ctx.Conn(), epoch: q.epoch, nextPos: q.start}
 	if !s.admit(st) {
 		s.fail(ctx, fasthttp.StatusTooManyRequests, fmt.Sprintf("%d streams open, the limit", s.limits.maxStreams))
 		return
 	}
+	plan, err := s.plans.rank(q.planQuery, q.epoch)
+	if err == nil && q.start >= plan.Len() {
+		err = fmt.Errorf("start=%d is past this rank's %d positions of epoch %d", q.start, plan.Len(), q.epoch)
+	}
+	if err != nil {
+		s.release(st)
+		// Given a dataset that opened, a plan fails only for parameters it cannot serve.
+		s.failParam(ctx, badf("%v", err))
+		return
+	}
+	st.plan = plan
 	for range s.ahead {
 		st.slots = append(st.slots, s.slots.get(q.batch))
 	}
@@ -428,7 +434,7 @@ func (s *Server) handleInfo(ctx *fasthttp.RequestCtx) {
 	info.DefaultProfile = s.defaults.profile
 	info.Limits.MaxBatch, info.Limits.MaxStreams = s.limits.maxBatch, s.limits.maxStreams
 	if withPlan {
-		ep, err := s.plans.get(planKey{mode: pq.mode, seed: pq.seed, epoch: pq.epoch, epochLen: pq.epochLen, p: pq.p, k: pq.k})
+		ep, err := s.plans.get(keyOf(pq, pq.epoch))
 		var plan *sampler.RankPlan
 		if err == nil {
 			plan, err = ep.Rank(pq.world, 0, pq.batch, pq.pad)

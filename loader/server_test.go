@@ -48,6 +48,7 @@ func TestBadParameters(t *testing.T) {
 		{"batch=8&pad=2", `pad="2" is not 0 or 1`},
 		{"batch=8&p=2", "p and k apply to mode=pk only"},
 		{"batch=8&epoch_len=50", "epoch_len applies to mode=weighted only"},
+		{"batch=8&mode=weighted&epoch_len=2147483647", "epoch_len=2147483647 outside 0..3200"}, // 16 draws a sample
 		{"batch=8&mode=pk&p=3&k=3", "mode=pk needs batch=p*k"},
 		{"batch=6&mode=pk&k=4", "mode=pk needs batch=p*k"},
 		{"batch=64&world=4", "no full batch"},
@@ -124,6 +125,8 @@ func TestAuth(t *testing.T) {
 		{"/v1/info", "wrong", 401},
 		{"/v1/info", "s3cret-but-longer", 401},
 		{"/v1/info", "s3cret", 200},
+		{"/v1/info", "bearer s3cret", 200}, // the scheme is case-insensitive
+		{"/v1/info", "Basic s3cret", 401},
 		{"/metrics", "", 401},
 		{"/metrics", "s3cret", 200},
 		{"/v1/stream?batch=8", "", 401},
@@ -230,6 +233,9 @@ func TestInfo(t *testing.T) {
 	}
 	if info.Limits.MaxBatch != 512 || info.Limits.MaxStreams != 7 {
 		t.Errorf("limits %+v", info.Limits)
+	}
+	if code, body := getCode(t, srv.url+"/v1/info?mode=pk", ""); code != 200 || strings.Contains(body, `"plan"`) {
+		t.Errorf("info of a pk server without a batch: %d %s, want the summary without a plan", code, body)
 	}
 	code, body := getCode(t, srv.url+"/v1/info?world=2&batch=7&pad=1&mode=balanced", "")
 	if code != 200 || !strings.Contains(body, `"batches_per_rank":15`) || !strings.Contains(body, `"remainder":"pad"`) {
