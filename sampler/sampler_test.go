@@ -212,6 +212,76 @@ func checkPKBatches(t *testing.T, pop *Population, spec Spec, rows []int32) {
 	}
 }
 
+// TestPKBatchCountFixedPerPopulation checks that a pk epoch's length depends
+// on the population, P and K alone: the server announces the first epoch's
+// batch count for a whole multi-epoch stream, and clients switch epochs after
+// that many batches.
+func TestPKBatchCountFixedPerPopulation(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	fixed := 0
+	for range propertyCases / 3 {
+		pop := randomPopulation(r)
+		spec := randomSpec(r, PK)
+		want := -1
+		for trial := range 20 {
+			spec.Seed, spec.Epoch = r.Uint64(), trial*7
+			e, err := Build(pop, spec)
+			if err != nil {
+				if want > 0 || !strings.Contains(err.Error(), "too few identities") {
+					t.Fatalf("%s: %v", describe(pop, spec), err)
+				}
+				want = 0 // too few identities must hold for every seed and epoch
+				continue
+			}
+			if trial == 0 {
+				want = e.Len()
+			}
+			if e.Len() != want {
+				t.Fatalf("%s: epoch of %d draws, want %d as for the first seed and epoch", describe(pop, spec), e.Len(), want)
+			}
+		}
+		if want > 0 {
+			fixed++
+		}
+	}
+	if fixed < propertyCases/9 {
+		t.Fatalf("only %d of %d random populations could fill a P×K batch", fixed, propertyCases/3)
+	}
+}
+
+// TestPKEvenQuotasEvenGroups checks a population whose quotas are not a
+// multiple of K (51 identities of quota 5, K=4: 63.75 groups for 7 batches
+// of 8): every epoch has the same length, and over many epochs identities of
+// equal quota get about the same number of groups.
+func TestPKEvenQuotasEvenGroups(t *testing.T) {
+	const identities, quota, P, K, epochs = 51, 5, 8, 4, 400
+	pop := &Population{NumClasses: identities, Quotas: make([]int32, identities), Fingerprint: 51}
+	for c := range identities {
+		for range 2 * quota {
+			pop.Labels = append(pop.Labels, int32(c))
+		}
+		pop.Quotas[c] = quota
+	}
+	groups := make([]int, identities)
+	for epoch := range epochs {
+		spec := Spec{Mode: PK, P: P, K: K, Epoch: epoch, Seed: 3}
+		rows := order(mustBuild(t, pop, spec))
+		if len(rows) != 7*P*K {
+			t.Fatalf("epoch %d: %d batches, want 7", epoch, len(rows)/(P*K))
+		}
+		checkPKBatches(t, pop, spec, rows)
+		for g := 0; g < len(rows); g += K {
+			groups[pop.Labels[rows[g]]]++
+		}
+	}
+	mean := float64(epochs*7*P) / identities // about 439
+	for c, n := range groups {
+		if math.Abs(float64(n)-mean) > 5*math.Sqrt(mean) {
+			t.Errorf("identity %d got %d groups in %d epochs, want about %.0f", c, n, epochs, mean)
+		}
+	}
+}
+
 // TestPKFollowsQuotas checks that identities get groups in proportion to
 // their quotas when every quota is a multiple of K.
 func TestPKFollowsQuotas(t *testing.T) {
