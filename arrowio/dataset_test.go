@@ -2,6 +2,7 @@ package arrowio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -366,5 +367,58 @@ func BenchmarkImageByID(b *testing.B) {
 	}
 	if total == 0 {
 		b.Fatal("no bytes read")
+	}
+}
+
+// TestDamagedShardOfTheRightSize overwrites each 32-bit word of a shard's messages (schema, offsets
+// and data of every column) with a large value: Open must refuse it, or every row it then serves
+// must be readable. A panic here would kill a server.
+func TestDamagedShardOfTheRightSize(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, makeSamples(40, 3, 1, 11), 3, WriterOptions{})
+	path := filepath.Join(dir, "shards", "part-00000.arrow")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file footer (a flatbuffer at the end) is left alone: arrow-go trusts its vector lengths and
+	// can try to allocate gigabytes for a damaged one, which only `inspect --verify`'s sha256 catches.
+	footer := len(good) - 10 - int(binary.LittleEndian.Uint32(good[len(good)-10:]))
+	refused := 0
+	for off := 8; off+4 <= footer; off += 4 {
+		bad := bytes.Clone(good)
+		binary.LittleEndian.PutUint32(bad[off:], 0x7fff0000)
+		if err := os.WriteFile(path, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := Open(dir)
+		if err != nil {
+			refused++
+			continue
+		}
+		for row := range ds.Len() {
+			_ = ds.Sample(row)
+		}
+		ds.Close()
+	}
+	if refused == 0 {
+		t.Fatal("no damaged shard was refused")
+	}
+}
+
+func TestIDsFarApart(t *testing.T) {
+	dir := t.TempDir()
+	samples := makeSamples(3, 1, 1, 2)
+	samples[0].ID, samples[1].ID, samples[2].ID = -9e18, 0, 9e18
+	writeDataset(t, dir, samples, 1, WriterOptions{})
+	ds, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	for row, s := range samples {
+		if r, ok := ds.Row(s.ID); !ok || r != row {
+			t.Fatalf("Row(%d) = %d, %v; want %d", s.ID, r, ok, row)
+		}
 	}
 }

@@ -130,7 +130,10 @@ func decodeShard(data []byte) (batches []columns, err error) {
 			batches, err = nil, fmt.Errorf("corrupt Arrow file: %v", r)
 		}
 	}()
-	fr, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(memory.DefaultAllocator))
+	// No message of a shard can be larger than the shard itself.
+	limit := int64(len(data))
+	fr, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(memory.DefaultAllocator),
+		ipc.WithMetadataSizeLimit(limit), ipc.WithBodySizeLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("not an Arrow IPC file: %w", err)
 	}
@@ -138,17 +141,44 @@ func decodeShard(data []byte) (batches []columns, err error) {
 	if err := checkSchema(fr.Schema(), Schema()); err != nil {
 		return nil, err
 	}
+	release := func() {
+		for _, b := range batches {
+			b.rec.Release()
+		}
+	}
 	for i := 0; i < fr.NumRecords(); i++ {
 		rec, err := fr.RecordBatchAt(i)
 		if err != nil {
-			for _, b := range batches {
-				b.rec.Release()
-			}
+			release()
 			return nil, fmt.Errorf("record batch %d: %w", i, err)
 		}
-		batches = append(batches, columnsOf(rec))
+		b := columnsOf(rec)
+		batches = append(batches, b)
+		if err := b.validate(rec.NumRows()); err != nil {
+			release()
+			return nil, fmt.Errorf("record batch %d: %w", i, err)
+		}
 	}
 	return batches, nil
+}
+
+// validate checks what a reader later trusts: every column has the batch's rows, and the offsets
+// of the variable-length columns stay inside their data, so Image(row) can never slice out of range.
+func (c *columns) validate(rows int64) error {
+	for i, col := range c.rec.Columns() {
+		if int64(col.Len()) != rows {
+			return fmt.Errorf("column %s has %d rows, the batch %d", shardFields[i].Name, col.Len(), rows)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		arr  interface{ ValidateFull() error }
+	}{{"image", c.image}, {"recipe", c.recipe}, {"source", c.source}} {
+		if err := v.arr.ValidateFull(); err != nil {
+			return fmt.Errorf("column %s: %w", v.name, err)
+		}
+	}
+	return nil
 }
 
 func columnsOf(rec arrow.RecordBatch) columns {
@@ -208,8 +238,9 @@ func (d *Dataset) index() error {
 		return nil
 	}
 	d.minID = d.ID(0)
-	span := d.ID(n-1) - d.minID + 1
-	if span > 4*int64(n)+1024 {
+	// Ids increase, so the span is positive unless it overflows int64 (ids far apart): compare unsigned.
+	span := uint64(d.ID(n-1)) - uint64(d.minID) + 1
+	if span > 4*uint64(n)+1024 {
 		return nil // sparse ids: Row binary-searches instead
 	}
 	d.rowOf = make([]int32, span)
