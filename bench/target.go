@@ -84,8 +84,10 @@ func serveInProcess(cfg Config) (addr string, stop func(), err error) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		// Shutdown stops the server's worker pool, which must not outlive the mapped dataset.
+		err = errors.Join(fmt.Errorf("listen: %w", err), srv.Shutdown(context.Background()))
 		ds.Close()
-		return "", nil, fmt.Errorf("listen: %w", err)
+		return "", nil, err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

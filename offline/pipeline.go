@@ -33,6 +33,7 @@ type Pipeline struct {
 	Config   Config       // every parameter
 	Log      *slog.Logger // nil → slog.Default()
 	Progress io.Writer    // where progress bars go (a terminal); nil: none
+	Force    bool         // replace a dataset in Out that an offline run of Dataset did not write
 }
 
 // Run runs every stage on the whole dataset, skipping those already done.
@@ -115,6 +116,9 @@ func (p *Pipeline) session(fn func(s *session) error) (err error) {
 	}
 	if s.dataset == s.out {
 		return fmt.Errorf("output folder %s is the raw dataset itself", p.Out)
+	}
+	if err := checkOutput(s.out, s.dataset, p.Force); err != nil {
+		return err
 	}
 	s.ds, err = arrowio.Open(s.dataset)
 	if err != nil {
@@ -275,4 +279,21 @@ func fingerprints(recs ...*record) []string {
 		out[i] = r.outputsFingerprint()
 	}
 	return out
+}
+
+// checkOutput refuses to replace a dataset in out unless an offline run of dataset wrote it (a
+// rerun updates its own output) or force is set: S4 writes out from scratch.
+func checkOutput(out, dataset string, force bool) error {
+	m, err := arrowio.ReadManifest(out)
+	if errors.Is(err, arrowio.ErrNotDataset) || force {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("output folder %s holds a dataset that cannot be read (use --force to replace it): %w", out, err)
+	}
+	if m.Kind != arrowio.KindEqualized || m.Source != dataset {
+		return fmt.Errorf("output folder %s holds a %s dataset from %s, not an earlier run of %s: use --force to replace it",
+			out, m.Kind, m.Source, dataset)
+	}
+	return nil
 }

@@ -65,6 +65,7 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	out := fs.String("out", "", "equalized dataset folder to write (required)")
 	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
 	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
+	force := fs.Bool("force", false, "replace a dataset in --out that an offline run of DS did not write")
 	partFlag := fs.String("part", "0/1", "embed, augment: the identity range i/N this job handles")
 	overrides := map[string]func(c *offline.Config, v string) error{}
 	override := func(name, usage string, set func(c *offline.Config, v string) error) {
@@ -124,7 +125,7 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	if part.Count > 1 && stage != "embed" && stage != "augment" {
 		return "", nil, part, fmt.Errorf("--part splits embed and augment only; select and equalize merge the parts")
 	}
-	return stage, &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg}, part, nil
+	return stage, &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg, Force: *force}, part, nil
 }
 
 func boolSetter(field func(c *offline.Config) *bool) func(c *offline.Config, v string) error {

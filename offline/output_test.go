@@ -1,0 +1,56 @@
+package offline
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/facestream/facestream/arrowio"
+)
+
+func writeTinyDataset(t *testing.T, dir, kind, source string) {
+	t.Helper()
+	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: kind, Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(&arrowio.Sample{ID: 0, Image: []byte{1}, Parent: -1, Weight: 1, Sim: float32(math.NaN())}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish([]arrowio.Class{{Identity: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckOutputRefusesForeignDatasets: S4 rewrites --out from scratch, so a dataset there that an
+// earlier run of the same raw dataset did not write is only replaced with --force.
+func TestCheckOutputRefusesForeignDatasets(t *testing.T) {
+	root := t.TempDir()
+	raw := filepath.Join(root, "raw")
+	mine := filepath.Join(root, "eq")
+	writeTinyDataset(t, mine, arrowio.KindEqualized, raw)
+	otherRaw := filepath.Join(root, "other-raw")
+	writeTinyDataset(t, otherRaw, arrowio.KindRaw, "/photos")
+	otherEq := filepath.Join(root, "other-eq")
+	writeTinyDataset(t, otherEq, arrowio.KindEqualized, "/elsewhere/raw")
+	for _, tc := range []struct {
+		out   string
+		force bool
+		ok    bool
+	}{
+		{filepath.Join(root, "new"), false, true},
+		{mine, false, true},
+		{otherRaw, false, false},
+		{otherEq, false, false},
+		{otherRaw, true, true},
+	} {
+		err := checkOutput(tc.out, raw, tc.force)
+		if tc.ok && err != nil {
+			t.Errorf("%s (force %v): %v", tc.out, tc.force, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "--force")) {
+			t.Errorf("%s (force %v): %v, want a refusal that mentions --force", tc.out, tc.force, err)
+		}
+	}
+}
