@@ -117,12 +117,20 @@ class StreamDataset(IterableDataset):
         self._resume = 0  # batches of this rank already consumed, counted from (epoch, start 0)
         self._delivered = 0  # batches delivered to the trainer so far, same origin
         self._streams = None  # sub-streams per rank the counts refer to (DataLoader workers, or 1)
+        self._loaded = False  # a state was loaded and no iteration has begun since
 
     # ----- resume ---------------------------------------------------------------------------
 
     def set_epoch(self, epoch):
-        """Starts the next iteration at the beginning of `epoch` (like DistributedSampler.set_epoch)."""
-        self.epoch, self._resume, self._delivered = epoch, 0, 0
+        """Starts the next iteration at the beginning of `epoch` (like DistributedSampler.set_epoch).
+
+        Right after :meth:`load_state_dict`, the epoch of the state keeps its resume
+        point, so that ``for epoch in range(state["epoch"], E): ds.set_epoch(epoch)``
+        continues the interrupted epoch instead of repeating its trained batches.
+        """
+        if self._loaded and epoch == self.epoch:
+            return
+        self.epoch, self._resume, self._delivered, self._loaded = epoch, 0, 0, False
 
     def state_dict(self):
         """Where the trainer is: enough to continue with exactly the next batch.
@@ -146,6 +154,7 @@ class StreamDataset(IterableDataset):
         self.epoch = state["epoch"]
         self._resume = self._delivered = state["batches"]
         self._streams = state["streams"] if state["batches"] else None
+        self._loaded = True
 
     def _begin(self, streams):
         """Fixes the number of sub-streams of this rank before an iteration starts."""
@@ -154,6 +163,7 @@ class StreamDataset(IterableDataset):
                              f"workers); resume with the same number, not {streams}")
         self._streams = streams
         self._delivered = self._resume
+        self._loaded = False
 
     # ----- iteration ------------------------------------------------------------------------
 
@@ -190,9 +200,9 @@ class StreamDataset(IterableDataset):
                     return
                 skipped, start = divmod(done, per_epoch) if per_epoch else (0, done)  # whole epochs read, batches
                 epochs = self.epochs - skipped if self.epochs else 0
-                query = self._query(rank=rank, world=world, batch=self.batch_size, epoch=self.epoch + skipped,
-                                    start=start * self.batch_size, seed=self.seed, format=self.format, epochs=epochs,
-                                    profile=self.profile, **self._plan_params())
+                query = self._query(rank=rank, world=world, batch=self.batch_size, start=start * self.batch_size,
+                                    format=self.format, epochs=epochs, profile=self.profile,
+                                    **self._plan_params(self.epoch + skipped))
                 conn, resp = self._get("/v1/stream", query)
                 per_epoch = _header_int(resp, "X-Facestream-Batches-Per-Epoch")
                 decode = _arrow_batches if self.format == "arrow" else _npy_batches
@@ -218,8 +228,9 @@ class StreamDataset(IterableDataset):
 
     def info(self, world=None, batch=None):
         """The server's `/v1/info` JSON; with world and batch, it includes the plan of this
-        dataset's mode for them (epoch length, batches per rank)."""
-        query = self._query(world=world, batch=batch, **(self._plan_params() if world else {"mode": self.mode}))
+        dataset's mode, epoch and seed for them (epoch length, batches per rank)."""
+        plan = self._plan_params(self.epoch) if world else {"mode": self.mode}
+        query = self._query(world=world, batch=batch, **plan)
         conn, resp = self._get("/v1/info", query)
         try:
             return json.loads(resp.read())
@@ -234,9 +245,10 @@ class StreamDataset(IterableDataset):
     def _batches_per_rank(self, world):
         return int(self.info(world=world, batch=self.batch_size)["plan"]["batches_per_rank"])
 
-    def _plan_params(self):
-        """The parameters that shape the plan (what /v1/info and /v1/stream both take)."""
-        return dict(mode=self.mode, pad=int(self.pad), epoch_len=self.epoch_len, p=self.p, k=self.k)
+    def _plan_params(self, epoch):
+        """The parameters that shape the plan of `epoch` (what /v1/info and /v1/stream both take)."""
+        return dict(mode=self.mode, epoch=epoch, seed=self.seed, pad=int(self.pad), epoch_len=self.epoch_len,
+                    p=self.p, k=self.k)
 
     def _query(self, **params):
         return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})

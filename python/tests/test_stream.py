@@ -188,6 +188,23 @@ class StreamTest(unittest.TestCase):
         head, tail, _ = self.resume_after(5, 0, **kw)
         self.assertSameBatches(head + tail, whole)
 
+    def test_info_describes_the_plan_of_the_datasets_epoch_and_seed(self):
+        self.assertEqual(self.dataset(epoch=3).info(world=1, batch=BATCH)["plan"]["epoch"], 3)
+        with self.assertRaisesRegex(facestream.StreamError, "HTTP 400.*seed"):  # the seed reaches the server
+            self.dataset(seed=-1).info(world=1, batch=BATCH)
+
+    def test_pk_mode_resumes_in_a_later_epoch(self):
+        # 40 identities of quota 3 make 120/7 groups of K=7: the count of every epoch is 17 // P
+        kw = dict(mode="pk", p=3, k=7, epoch=5, epochs=3, batch_size=21)
+        per_epoch = self.dataset(**kw).batches_per_epoch()
+        self.assertEqual({self.dataset(**dict(kw, epoch=e)).batches_per_epoch() for e in range(8)}, {per_epoch})
+        whole = collect(self.dataset(**kw))
+        self.assertEqual(len(whole), 3 * per_epoch)
+        for _, labels, _ in whole:
+            self.assertEqual(len(set(labels.tolist())), 3, "a pk batch of 3 identities x 7 photos")
+        head, tail, _ = self.resume_after(per_epoch + 1, 0, **kw)
+        self.assertSameBatches(head + tail, whole)
+
     def test_labels_are_stable_per_id_across_epochs(self):
         label_of = {}
         ds = self.dataset(epochs=2)
@@ -257,6 +274,34 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(len(head) + len(tail), 2 * per_epoch)
         self.assertSameBatches(head[:per_epoch], self.reference)
         self.assertEqual(flat_ids(head + tail)[per_epoch * BATCH:], plan_ids(0, 1, epoch=1))
+
+    def test_set_epoch_of_a_loaded_state_continues_it(self):
+        # The README's loop: load_state_dict, then set_epoch(epoch) for the state's epoch on.
+        whole = collect(self.dataset(epochs=2))
+        for workers in (0, 2):
+            with self.subTest(num_workers=workers):
+                head, _, state = self.resume_after(3, workers)
+                ds = self.dataset()
+                ds.load_state_dict(state)
+                got = []
+                for epoch in range(state["epoch"], 2):
+                    ds.set_epoch(epoch)
+                    got += collect(facestream.StreamLoader(ds, num_workers=workers))
+                    self.assertEqual(ds.state_dict()["epoch"], epoch)
+                mine = head + got
+                if workers:  # two sub-streams taken round-robin: each epoch is the plan of two ranks
+                    self.assertEqual(flat_ids(mine), interleaved_plan(2, 0) + interleaved_plan(2, 1))
+                else:
+                    self.assertSameBatches(mine, whole)
+
+    def test_set_epoch_of_another_epoch_drops_a_loaded_state(self):
+        _, _, state = self.resume_after(3, 0)
+        ds = self.dataset()
+        ds.load_state_dict(state)
+        ds.set_epoch(1)
+        self.assertEqual(flat_ids(collect(ds)), plan_ids(0, 1, epoch=1))
+        ds.set_epoch(1)  # after an iteration, the same epoch starts over
+        self.assertEqual(flat_ids(collect(ds)), plan_ids(0, 1, epoch=1))
 
     def test_state_of_another_stream_is_refused(self):
         state = self.dataset().state_dict()
