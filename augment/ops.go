@@ -3,6 +3,7 @@ package augment
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
 // colorParams are the drawn parameters of the fused colour pass, in gift's terms (the gift
@@ -265,10 +266,13 @@ func blurLine(out, src []byte, up, down []int, k []uint64, even, odd []uint64) {
 		odd[c] = (x>>8&evenBytes)*k[0] + laneHalf
 	}
 	for d := 1; d < len(k); d++ {
+		// a and b hold n bytes, 8*len(even): read them through pointers, as the compiler cannot
+		// drop the bounds checks of two slices indexed with the accumulators.
 		a, b, kd := src[up[d]:up[d]+n], src[down[d]:down[d]+n], k[d]
+		pa, pb := unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b))
 		for c := range even {
-			x := binary.LittleEndian.Uint64(a[8*c:])
-			y := binary.LittleEndian.Uint64(b[8*c:])
+			x := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(pa, 8*c))[:])
+			y := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(pb, 8*c))[:])
 			even[c] += ((x & evenBytes) + (y & evenBytes)) * kd
 			odd[c] += ((x >> 8 & evenBytes) + (y >> 8 & evenBytes)) * kd
 		}
