@@ -271,9 +271,11 @@ func resampleColumn(out, src []byte, first, stride int, w, even, odd []uint64) {
 		even[c], odd[c] = laneHalf, laneHalf
 	}
 	for k, wk := range w {
-		row := src[first+k*stride : first+k*stride+whole]
+		// row holds whole bytes, 8*len(even): read it through a pointer, as the compiler cannot
+		// drop the bounds checks of a slice indexed with the accumulators.
+		row := unsafe.Pointer(unsafe.SliceData(src[first+k*stride : first+k*stride+whole]))
 		for c := range even {
-			x := binary.LittleEndian.Uint64(row[8*c : 8*c+8])
+			x := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(row, 8*c))[:])
 			even[c] += (x & evenBytes) * wk
 			odd[c] += (x >> 8 & evenBytes) * wk
 		}
