@@ -102,13 +102,18 @@ func saturate(r, g, b, sat int) (int, int, int) {
 	return (sat2*r + t) >> 13, (sat2*g + t) >> 13, (sat2*b + t) >> 13
 }
 
+// unitRound is saturate's rounding to 1/256 level (4096 before >> 13) plus unitToByte's to a level
+// (128 units before >> 8): saturateUnclipped folds the two shifts into one, as
+// floor(floor(x/a)/b) = floor(x/(a*b)).
+const unitRound = 4096 + 128<<13
+
 // saturatePixels is apply's loop without hue or grayscale. The pixels whose saturation clips
 // (rare: none in typical faces at the profile's +-20 percent) go through saturate one at a time;
 // the runs between them go through saturateUnclipped, whose loop then holds no call and no
 // division, and so keeps everything in registers.
 func (c *colorPass) saturatePixels(img []byte, sat int) {
 	for v, u := range c.lut {
-		c.scaled[v] = uint32(2 * sat * int(u)) // at most 2*6*4096*unitMax < 1<<32
+		c.scaled[v] = uint32(2*sat*int(u) + unitRound) // at most 2*6*4096*unitMax + unitRound < 1<<32
 	}
 	for k, n := 0, len(img)/3; k < n; k++ {
 		if k = c.saturateUnclipped(img, k, sat); k == n {
@@ -122,8 +127,7 @@ func (c *colorPass) saturatePixels(img []byte, sat int) {
 
 // saturateUnclipped saturates pixels from, from+1, ... of img in place with saturate's
 // arithmetic, and returns the index of the first pixel whose saturation clips (len(img)/3 when
-// none does), leaving that one unchanged. Rounding to 1/256 level (>> 13) and then to a level
-// (+128 >> 8) fold into one shift, as floor(floor(x/a)/b) = floor(x/(a*b)).
+// none does), leaving that one unchanged.
 func (c *colorPass) saturateUnclipped(img []byte, from, sat int) int {
 	lut, scaled, keep := &c.lut, &c.scaled, 4096-sat
 	// Pixels are read through a pointer: the compiler keeps bounds checks on any index form of
@@ -135,16 +139,16 @@ func (c *colorPass) saturateUnclipped(img []byte, from, sat int) int {
 		rb, gb, bb := px[0], px[1], px[2]
 		r, g, b := int(lut[rb]), int(lut[gb]), int(lut[bb])
 		t := keep * (max(r, g, b) + min(r, g, b)) // (4096-sat) times twice the lightness
-		// saturate's unclipped result before rounding, 8192 times the channel.
+		// saturate's unclipped result, 8192 times the channel, plus unitRound.
 		yr, yg, yb := int(scaled[rb])+t, int(scaled[gb])+t, int(scaled[bb])+t
-		// These are 4096*l2 -/+ sat*(hi-lo) at the lo and hi channels, so saturate's clip test,
-		// sat*(hi-lo) > 4096*min(l2, 2*unitMax-l2), is one of them leaving [0, 8192*unitMax].
-		// Inside it, each output is in [0, 255] and needs no clamp.
-		if uint(yr) > 8192*unitMax || uint(yg) > 8192*unitMax || uint(yb) > 8192*unitMax {
+		// Less unitRound, the extremes of these (at the lo and hi channels) are
+		// 4096*l2 -/+ sat*(hi-lo), so saturate's clip test, sat*(hi-lo) > 4096*min(l2,
+		// 2*unitMax-l2), is one of them leaving [0, top]; inside it each output is in [0, 255].
+		const top = 8192 * unitMax
+		if uint(yr-unitRound) > top || uint(yg-unitRound) > top || uint(yb-unitRound) > top {
 			return k
 		}
-		const round = 4096 + 128<<13
-		px[0], px[1], px[2] = uint8((yr+round)>>21), uint8((yg+round)>>21), uint8((yb+round)>>21)
+		px[0], px[1], px[2] = uint8(yr>>21), uint8(yg>>21), uint8(yb>>21)
 	}
 	return n
 }
