@@ -403,20 +403,27 @@ func grepLines(text, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestSlowReaderStopsStream: a client that stops reading stops its stream once the socket buffers
-// and the stream's few batches ahead are full, and the stream goes on when it reads again.
-func TestSlowReaderStopsStream(t *testing.T) {
+// openBigStream opens an endless stream of 256×256 images, batch 16 (three megabytes a batch, so
+// the socket buffers hold only a few), and reads its first batch. The stream closes with the test.
+func openBigStream(t *testing.T) (*running, *StreamReader) {
+	t.Helper()
 	fx := smallDataset(t)
-	// 256×256 images make a batch of 16 three megabytes, so the socket buffers hold only a few.
 	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256})
 	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sr.Close()
+	t.Cleanup(func() { sr.Close() })
 	if _, err := sr.Next(); err != nil {
 		t.Fatal(err)
 	}
+	return srv, sr
+}
+
+// TestSlowReaderStopsStream: a client that stops reading stops its stream once the socket buffers
+// and the stream's few batches ahead are full, and the stream goes on when it reads again.
+func TestSlowReaderStopsStream(t *testing.T) {
+	srv, sr := openBigStream(t)
 	sent := srv.srv.metrics.imagesSent
 	last, still := sent.Get(), 0
 	waitFor(t, "the server to stop sending to a client that does not read", func() bool {
@@ -444,16 +451,7 @@ func TestSlowReaderStopsStream(t *testing.T) {
 // TestShutdownCutsStalledStream: a stream blocked on a client that does not read is cut once the
 // shutdown grace runs out, and Shutdown returns only after it let go.
 func TestShutdownCutsStalledStream(t *testing.T) {
-	fx := smallDataset(t)
-	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256})
-	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sr.Close()
-	if _, err := sr.Next(); err != nil {
-		t.Fatal(err)
-	}
+	srv, sr := openBigStream(t)
 	time.Sleep(200 * time.Millisecond) // let the stream fill the socket and block
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
