@@ -1,9 +1,10 @@
 package augment
 
 import (
-	"encoding/binary"
 	"math"
 	"unsafe"
+
+	"github.com/facestream/facestream/augment/internal/avx2"
 )
 
 // colorParams are the drawn parameters of the fused colour pass, in gift's terms (the gift
@@ -249,18 +250,15 @@ func grayscale(img []byte) {
 }
 
 // blurPass is a separable gaussian blur with gift's kernel (radius ceil(3 sigma), normalized,
-// edges replicated), run by SWAR kernels with 8-bit weights; its buffers are kept between calls.
+// edges replicated), run by weightedRows with 8-bit weights; its buffers are kept between calls.
 type blurPass struct {
 	kernel []uint64  // weights of offsets 0..radius (the kernel is symmetric), summing to 256 over -radius..radius
 	fk     []float64 // the float kernel before quantization
 	padded []byte    // one source row with radius replicated pixels at each end
 	tmp    []byte    // the horizontally blurred image
-	up     []int     // per offset d: where the row d above the current one starts in tmp
-	down   []int     // and the row d below
-	left   []int     // per offset d: where the pixel d left of the centre starts in padded
-	right  []int     // and the pixel d right of it
-	even   []uint64  // accumulators of the vertical pass
-	odd    []uint64
+	w      []uint64  // the kernel as weightedRows takes it: offset 0, then -d and +d for each d
+	offs   []int     // the source rows (or pixels, horizontally) of those taps, as byte offsets
+	scalar bool      // use the SWAR kernels even where AVX2 runs (tests compare the two)
 }
 
 // apply blurs img (w×h packed RGB) in place.
@@ -278,16 +276,16 @@ func (bp *blurPass) apply(img []byte, w, h int, sigma float64) {
 	if radius = len(k) - 1; radius == 0 {
 		return
 	}
+	simd := !bp.scalar && avx2.Available()
+	bp.w = append(bp.w[:0], k[0])
+	for _, kd := range k[1:] {
+		bp.w = append(bp.w, kd, kd)
+	}
 	rowLen := w * 3
 	bp.padded = grow(bp.padded, (w+2*radius)*3)
 	bp.tmp = grow(bp.tmp, h*rowLen)
-	bp.even, bp.odd = growUint64(bp.even, rowLen/8), growUint64(bp.odd, rowLen/8)
 	pad := bp.padded
-	bp.left, bp.right = bp.left[:0], bp.right[:0]
-	for d := range k {
-		bp.left = append(bp.left, 3*(radius-d))
-		bp.right = append(bp.right, 3*(radius+d))
-	}
+	bp.taps(func(d int) int { return 3 * (radius + d) }, radius)
 	for y := range h {
 		row := img[y*rowLen : (y+1)*rowLen]
 		for x := range radius {
@@ -295,54 +293,19 @@ func (bp *blurPass) apply(img []byte, w, h int, sigma float64) {
 			copy(pad[3*(w+radius+x):3*(w+radius+x)+3], row[rowLen-3:])
 		}
 		copy(pad[3*radius:], row)
-		blurLine(bp.tmp[y*rowLen:(y+1)*rowLen], pad, bp.left, bp.right, k, bp.even, bp.odd)
+		weightedRows(bp.tmp[y*rowLen:(y+1)*rowLen], pad, bp.offs, bp.w, simd)
 	}
 	for y := range h {
-		bp.up, bp.down = bp.up[:0], bp.down[:0]
-		for d := range k {
-			bp.up = append(bp.up, max(y-d, 0)*rowLen)
-			bp.down = append(bp.down, min(y+d, h-1)*rowLen)
-		}
-		blurLine(img[y*rowLen:(y+1)*rowLen], bp.tmp, bp.up, bp.down, k, bp.even, bp.odd)
+		bp.taps(func(d int) int { return min(max(y+d, 0), h-1) * rowLen }, radius)
+		weightedRows(img[y*rowLen:(y+1)*rowLen], bp.tmp, bp.offs, bp.w, simd)
 	}
 }
 
-// blurLine computes out[i] = sum over d of k[d] * (src[up[d]+i] + src[down[d]+i]) (the centre
-// tap, up[0] == down[0], counted once), eight bytes per step: one output row of the vertical
-// pass from the rows starting at up[d] and down[d], or one of the horizontal pass from a padded
-// row with up[d] and down[d] d pixels left and right of the centre. Taps go in the outer loop,
-// which keeps the inner one short enough to stay in registers. even and odd are scratch
-// accumulators of len(out)/8 words.
-func blurLine(out, src []byte, up, down []int, k []uint64, even, odd []uint64) {
-	n := len(out) &^ 7
-	centre := src[up[0] : up[0]+n]
-	even, odd = even[:n/8], odd[:n/8]
-	for c := range even {
-		x := binary.LittleEndian.Uint64(centre[8*c:])
-		even[c] = (x&evenBytes)*k[0] + laneHalf
-		odd[c] = (x>>8&evenBytes)*k[0] + laneHalf
-	}
-	for d := 1; d < len(k); d++ {
-		// a and b hold n bytes, 8*len(even): read them through pointers, as the compiler cannot
-		// drop the bounds checks of two slices indexed with the accumulators.
-		a, b, kd := src[up[d]:up[d]+n], src[down[d]:down[d]+n], k[d]
-		pa, pb := unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b))
-		for c := range even {
-			x := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(pa, 8*c))[:])
-			y := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(pb, 8*c))[:])
-			even[c] += ((x & evenBytes) + (y & evenBytes)) * kd
-			odd[c] += ((x >> 8 & evenBytes) + (y >> 8 & evenBytes)) * kd
-		}
-	}
-	for c := range even {
-		binary.LittleEndian.PutUint64(out[8*c:], even[c]>>8&evenBytes|odd[c]&^evenBytes)
-	}
-	for i := n; i < len(out); i++ {
-		acc := uint64(src[up[0]+i])*k[0] + 128
-		for d := 1; d < len(k); d++ {
-			acc += (uint64(src[up[d]+i]) + uint64(src[down[d]+i])) * k[d]
-		}
-		out[i] = uint8(acc >> 8)
+// taps fills bp.offs with at(0), then at(-d) and at(+d) for d = 1..radius, bp.w's order.
+func (bp *blurPass) taps(at func(d int) int, radius int) {
+	bp.offs = append(bp.offs[:0], at(0))
+	for d := 1; d <= radius; d++ {
+		bp.offs = append(bp.offs, at(-d), at(d))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"unsafe"
+
+	"github.com/facestream/facestream/augment/internal/avx2"
 )
 
 // axisWeights maps one source axis to n outputs: output i reads count[i] consecutive source
@@ -148,22 +150,29 @@ func growUint64(s []uint64, n int) []uint64 {
 	return s[:n]
 }
 
-// resampler resizes packed RGB images with separable 8-bit weights and SWAR kernels (swar.go);
-// it keeps its buffers between calls, so resizing allocates nothing once they have grown.
+// resampler resizes packed RGB images with separable 8-bit weights, by AVX2 kernels where the
+// CPU has them and SWAR kernels (swar.go) elsewhere, with the same bytes either way; it keeps
+// its buffers between calls, so resizing allocates nothing once they have grown.
 type resampler struct {
-	xs, ys    axisWeights
-	rows      []byte   // the vertically resampled crop, one row per output row, and 8 bytes of slack
-	even, odd []uint64 // accumulators of the vertical pass
-	offs      []int32  // the two-tap kernel's source offsets, relative to the row it reads
-	tail      []byte   // a source row copied with slack for the two-tap kernel's loads
+	xs, ys axisWeights
+	rows   []byte      // the vertically resampled crop, one row per output row, and rowSlack bytes
+	offs   []int32     // the two-tap kernels' source offsets, relative to the row they read
+	taps   []int       // one output row's source rows in the vertical pass, as byte offsets
+	tail   []byte      // a source row copied with slack for the two-tap kernels' loads
+	twoTap twoTapTable // the SIMD two-tap kernel's tables
+	scalar bool        // use the SWAR kernels even where AVX2 runs (tests compare the two)
 }
+
+// rowSlack is how far past a row's last pixel the two-tap kernels may load: the SIMD kernel
+// reads 16-byte windows that start at a tap.
+const rowSlack = 16
 
 // resize resamples the region b of src (sw×sh packed RGB) to dst (dw×dh packed RGB), flipped
 // horizontally when flip. It is crop, resize and flip in one go, in two passes through a small
-// intermediate: the vertical pass reads eight bytes at a time; the horizontal pass, whose
-// weights change from pixel to pixel, costs more, so it runs on whichever is fewer, the source
-// rows the crop needs (horizontal pass first) or the output rows (vertical pass first).
-// Flipping is a reversed weight table.
+// intermediate: the vertical pass weights whole rows; the horizontal pass, whose weights
+// change from pixel to pixel, costs more, so it runs on whichever is fewer, the source rows the
+// crop needs (horizontal pass first) or the output rows (vertical pass first). Flipping is a
+// reversed weight table.
 func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box, flip bool) {
 	x0, x1 := clampSpan(b.x, b.w, sw)
 	y0, y1 := clampSpan(b.y, b.h, sh)
@@ -172,16 +181,19 @@ func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box
 	rowFirst, rowLast := int(r.ys.start[0]), r.ys.end()-1 // ys is not flipped: starts ascend
 	outLen := dw * 3
 	if rows := rowLast - rowFirst + 1; rows < dh {
-		r.rows = grow(r.rows, rows*outLen+8)
+		r.rows = grow(r.rows, rows*outLen+rowSlack)
 		r.horizontalPass(r.rows, outLen, src[rowFirst*sw*3:], sw*3, rows, &r.xs, 0)
 		r.verticalPass(dst, outLen, outLen, r.rows, outLen, &r.ys, rowFirst)
 		return
 	}
 	cropLen := (x1 - x0 + 1) * 3
-	r.rows = grow(r.rows, dh*cropLen+8)
+	r.rows = grow(r.rows, dh*cropLen+rowSlack)
 	r.verticalPass(r.rows, cropLen, cropLen, src[x0*3:], sw*3, &r.ys, 0)
 	r.horizontalPass(dst, outLen, r.rows, cropLen, dh, &r.xs, x0)
 }
+
+// simd reports whether the AVX2 kernels serve this resampler.
+func (r *resampler) simd() bool { return !r.scalar && avx2.Available() }
 
 // horizontalPass resamples rows rows of src (one every srcStride bytes, starting at source
 // column x0) horizontally into dst (one row every dstStride bytes).
@@ -200,25 +212,36 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 		}
 		return
 	}
-	// The two-tap kernel reads seven bytes from each output's first source byte; rows too close
-	// to the end of src for that are copied to a scratch row with slack first.
 	r.offs = growInt32(r.offs, n)
 	first, last := math.MaxInt32, 0
 	for i, off := range a.off3[:n] {
 		r.offs[i] = off - int32(3*x0)
 		first, last = min(first, int(r.offs[i])), max(last, int(r.offs[i]))
 	}
-	// Rows go in pairs, which share the loop and the table loads; a row without a partner is
-	// paired with itself (computed twice, written once).
+	simd := r.simd() && r.twoTap.build(r.offs, a.pairW[:n])
+	// Both kernels read past each output's first source byte (seven bytes, or the SIMD kernel's
+	// windows): rows too close to the end of src for that are copied to a scratch row first.
+	reach := last + 7
+	if simd {
+		reach = max(reach, r.twoTap.reach)
+	}
 	rowAt := func(y int) []byte {
 		row := src[y*srcStride:]
-		if len(row) < last+7 {
-			r.tail = grow(r.tail, last+7)
+		if len(row) < reach {
+			r.tail = grow(r.tail, reach)
 			copy(r.tail, row)
 			row = r.tail
 		}
 		return row
 	}
+	if simd {
+		for y := range rows {
+			r.twoTap.row(dst[y*dstStride:y*dstStride+n*3], rowAt(y), r.offs, a.pairW[:n])
+		}
+		return
+	}
+	// Rows go in pairs, which share the loop and the table loads; a row without a partner is
+	// paired with itself (computed twice, written once).
 	for y := 0; y < rows; y += 2 {
 		y1 := min(y+1, rows-1)
 		resampleRowsTwoTap(dst[y*dstStride:y*dstStride+n*3], dst[y1*dstStride:y1*dstStride+n*3],
@@ -229,10 +252,14 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 // verticalPass writes output row y (rowLen bytes, one every dstStride) from the source rows
 // a.start[y]-first, ... of src (one every srcStride bytes).
 func (r *resampler) verticalPass(dst []byte, dstStride, rowLen int, src []byte, srcStride int, a *axisWeights, first int) {
-	r.even, r.odd = growUint64(r.even, rowLen/8), growUint64(r.odd, rowLen/8)
-	for y := range a.start {
-		w := a.w[y*a.stride : y*a.stride+int(a.count[y])]
-		resampleColumn(dst[y*dstStride:y*dstStride+rowLen], src, (int(a.start[y])-first)*srcStride, srcStride, w, r.even, r.odd)
+	simd := r.simd()
+	for y, start := range a.start {
+		count := int(a.count[y])
+		r.taps = r.taps[:0]
+		for k := range count {
+			r.taps = append(r.taps, (int(start)-first+k)*srcStride)
+		}
+		weightedRows(dst[y*dstStride:y*dstStride+rowLen], src, r.taps, a.w[y*a.stride:y*a.stride+count], simd)
 	}
 }
 
@@ -241,55 +268,6 @@ func clampSpan(off, length float64, size int) (int, int) {
 	lo := max(int(math.Floor(off)), 0)
 	hi := min(int(math.Ceil(off+length))-1, size-1)
 	return lo, max(hi, lo)
-}
-
-// resampleColumn computes one output row of the vertical pass: out[i] = sum over k of
-// w[k] * src[first + k*stride + i], eight bytes per step (even and odd are scratch of len(out)/8).
-func resampleColumn(out, src []byte, first, stride int, w, even, odd []uint64) {
-	n := len(out)
-	whole := n &^ 7
-	switch len(w) {
-	case 1:
-		copy(out, src[first:first+n])
-		return
-	case 2: // the common case when enlarging: blend two rows, no accumulators
-		a, b, wa, wb := src[first:first+n], src[first+stride:first+stride+n], w[0], w[1]
-		for i := 0; i < whole; i += 8 {
-			x := binary.LittleEndian.Uint64(a[i : i+8])
-			y := binary.LittleEndian.Uint64(b[i : i+8])
-			even := (x&evenBytes)*wa + (y&evenBytes)*wb + laneHalf
-			odd := (x>>8&evenBytes)*wa + (y>>8&evenBytes)*wb + laneHalf
-			binary.LittleEndian.PutUint64(out[i:i+8], even>>8&evenBytes|odd&^evenBytes)
-		}
-		for i := whole; i < n; i++ {
-			out[i] = uint8((uint64(a[i])*wa + uint64(b[i])*wb + 128) >> 8)
-		}
-		return
-	}
-	even, odd = even[:whole/8], odd[:whole/8]
-	for c := range even {
-		even[c], odd[c] = laneHalf, laneHalf
-	}
-	for k, wk := range w {
-		// row holds whole bytes, 8*len(even): read it through a pointer, as the compiler cannot
-		// drop the bounds checks of a slice indexed with the accumulators.
-		row := unsafe.Pointer(unsafe.SliceData(src[first+k*stride : first+k*stride+whole]))
-		for c := range even {
-			x := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(row, 8*c))[:])
-			even[c] += (x & evenBytes) * wk
-			odd[c] += (x >> 8 & evenBytes) * wk
-		}
-	}
-	for c := range even {
-		binary.LittleEndian.PutUint64(out[8*c:8*c+8], even[c]>>8&evenBytes|odd[c]&^evenBytes)
-	}
-	for i := whole; i < n; i++ {
-		acc := uint64(128)
-		for k, wk := range w {
-			acc += uint64(src[first+k*stride+i]) * wk
-		}
-		out[i] = uint8(acc >> 8)
-	}
 }
 
 // resampleRow computes one output row of the horizontal pass from row, the pixels from source

@@ -1,0 +1,55 @@
+//go:build amd64 && !purego
+
+package avx2
+
+import "golang.org/x/sys/cpu"
+
+// Available reports whether the CPU runs these kernels.
+func Available() bool { return cpu.X86.HasAVX2 }
+
+//go:noescape
+func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
+
+//go:noescape
+func twoTapSteps(out *byte, steps int, row *byte, base *int32, table *byte)
+
+// WeightedRows sets out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for i below
+// len(out) rounded down to a multiple of 32, and returns that length. The weights must be
+// 8-bit and sum to at most 256, so that every 16-bit lane holds its sum exactly.
+func WeightedRows(out, src []byte, offs []int, w []uint64) int {
+	n := len(out) &^ 31
+	if n == 0 || len(w) == 0 {
+		return 0
+	}
+	if len(offs) != len(w) {
+		panic("avx2: WeightedRows needs one weight per row")
+	}
+	for _, off := range offs {
+		if off < 0 || off+n > len(src) {
+			panic("avx2: WeightedRows reads outside its source")
+		}
+	}
+	weightedRows(&out[0], n, &src[0], &offs[0], &w[0], len(w))
+	return n
+}
+
+// TwoTapSteps runs steps steps of a two-tap table and returns the bytes written, 16 a step.
+// Step s reads the 16-byte windows of row at base[2s] and base[2s+1] into the two 128-bit lanes;
+// its 128 table bytes are the left-tap byte shuffle (one 16-byte VPSHUFB control per lane, each
+// picking eight bytes zero-extended to 16 bits), the right-tap shuffle, then the left and right
+// weights (8 uint16 per lane). Output byte b of a lane is (left*wl + right*wr + 128) >> 8.
+func TwoTapSteps(out, row []byte, base []int32, table []byte, steps int) int {
+	if steps <= 0 {
+		return 0
+	}
+	if len(out) < 16*steps || len(base) < 2*steps || len(table) < 128*steps {
+		panic("avx2: TwoTapSteps tables shorter than its steps")
+	}
+	for _, b := range base[:2*steps] {
+		if b < 0 || int(b)+16 > len(row) {
+			panic("avx2: TwoTapSteps window outside its row")
+		}
+	}
+	twoTapSteps(&out[0], steps, &row[0], &base[0], &table[0])
+	return 16 * steps
+}

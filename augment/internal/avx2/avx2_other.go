@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package avx2
+
+// Available reports false: this build has no AVX2 kernels.
+func Available() bool { return false }
+
+// WeightedRows does nothing here (see the amd64 version) and returns 0.
+func WeightedRows(out, src []byte, offs []int, w []uint64) int { return 0 }
+
+// TwoTapSteps does nothing here (see the amd64 version) and returns 0.
+func TwoTapSteps(out, row []byte, base []int32, table []byte, steps int) int { return 0 }
