@@ -235,8 +235,14 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 		return row
 	}
 	if simd {
-		for y := range rows {
-			r.twoTap.row(dst[y*dstStride:y*dstStride+n*3], rowAt(y), r.offs, a.pairW[:n])
+		// Rows whose reach lies inside src go in one call, the last ones through rowAt.
+		whole := 0
+		if len(src) >= reach {
+			whole = min(rows, (len(src)-reach)/srcStride+1)
+		}
+		r.twoTap.rows(dst, dstStride, src, srcStride, whole, r.offs, a.pairW[:n])
+		for y := whole; y < rows; y++ {
+			r.twoTap.rows(dst[y*dstStride:], dstStride, rowAt(y), srcStride, 1, r.offs, a.pairW[:n])
 		}
 		return
 	}

@@ -11,7 +11,8 @@ import (
 // a weighted sum of len(w) rows of src, the kernel of the vertical resampling pass and of both
 // blur passes. The weights are 8-bit, summing to at most 256, so every partial sum fits a
 // 16-bit lane (255*256 + 128 < 65536) and the SIMD and SWAR kernels give the same bytes.
-// With simd (callers pass avx2.Available()), the AVX2 kernel does the multiple-of-32 prefix.
+// With simd (callers pass avx2.Available()), the AVX2 kernel does it 32 bytes at a time. out
+// must not overlap src.
 func weightedRows(out, src []byte, offs []int, w []uint64, simd bool) {
 	n := len(out)
 	if len(offs) != len(w) || len(w) == 0 {
@@ -25,6 +26,11 @@ func weightedRows(out, src []byte, offs []int, w []uint64, simd bool) {
 	done := 0
 	if simd {
 		done = avx2.WeightedRows(out, src, offs, w)
+		if done < n && n >= 32 {
+			// One more block, overlapping the last: it rewrites some bytes with the same values.
+			avx2.WeightedRows(out[n-32:], src[n-32:], offs, w)
+			done = n
+		}
 	}
 	weightedRowsSWAR(out[done:], src, offs, w, done)
 }

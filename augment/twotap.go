@@ -57,21 +57,22 @@ func (t *twoTapTable) build(offs []int32, weights []uint64) bool {
 	return true
 }
 
-// row computes one output row (3*len(offs) bytes) from row, which must hold at least
-// max(t.reach, last offset + 7) bytes: the kernel does whole steps, the bytes after them go
-// one at a time.
-func (t *twoTapTable) row(out, row []byte, offs []int32, weights []uint64) {
-	if len(row) < t.reach {
-		panic("augment: two-tap row shorter than the kernel's reach")
-	}
-	done := avx2.TwoTapSteps(out, row, t.base, t.steps, t.pairs)
-	for j := done; j < len(out); j++ {
-		p, c := j/3, int(j%3)
-		at := int(offs[p]) + c
-		acc := uint64(row[at])*(weights[p]>>32) + 128
-		if wb := weights[p] & 0xffffffff; wb != 0 {
-			acc += uint64(row[at+3]) * wb
+// rows computes rows output rows (3*len(offs) bytes each, one every dstStride bytes of dst) from
+// rows of src, one every srcStride bytes, each of which must hold at least
+// max(t.reach, last offset + 7) bytes: the kernel does whole steps, the bytes after them go one
+// at a time.
+func (t *twoTapTable) rows(dst []byte, dstStride int, src []byte, srcStride, rows int, offs []int32, weights []uint64) {
+	done := avx2.TwoTapSteps(dst, dstStride, src, srcStride, rows, t.base, t.steps, t.pairs)
+	for y := range rows {
+		row, out := src[y*srcStride:], dst[y*dstStride:y*dstStride+3*len(offs)]
+		for j := done; j < len(out); j++ {
+			p, c := j/3, int(j%3)
+			at := int(offs[p]) + c
+			acc := uint64(row[at])*(weights[p]>>32) + 128
+			if wb := weights[p] & 0xffffffff; wb != 0 {
+				acc += uint64(row[at+3]) * wb
+			}
+			out[j] = uint8(acc >> 8)
 		}
-		out[j] = uint8(acc >> 8)
 	}
 }

@@ -11,7 +11,7 @@ func Available() bool { return cpu.X86.HasAVX2 }
 func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
 
 //go:noescape
-func twoTapSteps(out *byte, steps int, row *byte, base *int32, table *byte)
+func twoTapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int)
 
 // WeightedRows sets out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for i below
 // len(out) rounded down to a multiple of 32, and returns that length. The weights must be
@@ -33,23 +33,25 @@ func WeightedRows(out, src []byte, offs []int, w []uint64) int {
 	return n
 }
 
-// TwoTapSteps runs steps steps of a two-tap table and returns the bytes written, 16 a step.
-// Step s reads the 16-byte windows of row at base[2s] and base[2s+1] into the two 128-bit lanes;
-// its 128 table bytes are the left-tap byte shuffle (one 16-byte VPSHUFB control per lane, each
-// picking eight bytes zero-extended to 16 bits), the right-tap shuffle, then the left and right
-// weights (8 uint16 per lane). Output byte b of a lane is (left*wl + right*wr + 128) >> 8.
-func TwoTapSteps(out, row []byte, base []int32, table []byte, steps int) int {
-	if steps <= 0 {
+// TwoTapSteps runs steps steps of a two-tap table on rows rows, row y read from
+// src[y*srcStride:] and written to out[y*outStride:], and returns the bytes written per row,
+// 16 a step. Step s reads the 16-byte windows of a row at base[2s] and base[2s+1] into the two
+// 128-bit lanes; its 128 table bytes are the left-tap byte shuffle (one 16-byte VPSHUFB control
+// per lane, each picking eight bytes zero-extended to 16 bits), the right-tap shuffle, then the
+// left and right weights (8 uint16 per lane). Output byte b of a lane is
+// (left*wl + right*wr + 128) >> 8.
+func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, base []int32, table []byte, steps int) int {
+	if steps <= 0 || rows <= 0 {
 		return 0
 	}
-	if len(out) < 16*steps || len(base) < 2*steps || len(table) < 128*steps {
-		panic("avx2: TwoTapSteps tables shorter than its steps")
+	if len(out) < (rows-1)*outStride+16*steps || len(base) < 2*steps || len(table) < 128*steps {
+		panic("avx2: TwoTapSteps tables or output shorter than its steps")
 	}
 	for _, b := range base[:2*steps] {
-		if b < 0 || int(b)+16 > len(row) {
-			panic("avx2: TwoTapSteps window outside its row")
+		if b < 0 || (rows-1)*srcStride+int(b)+16 > len(src) {
+			panic("avx2: TwoTapSteps window outside its source")
 		}
 	}
-	twoTapSteps(&out[0], steps, &row[0], &base[0], &table[0])
+	twoTapSteps(&out[0], outStride, &src[0], srcStride, rows, &base[0], &table[0], steps)
 	return 16 * steps
 }

@@ -49,37 +49,56 @@ tap:
 	VZEROUPPER
 	RET
 
-// func twoTapSteps(out *byte, steps int, row *byte, base *int32, table *byte)
-TEXT ·twoTapSteps(SB), NOSPLIT, $0-40
+// func twoTapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int)
+// Column by column: a step's table stays in Y8-Y11 while it runs down every row.
+TEXT ·twoTapSteps(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DI
-	MOVQ steps+8(FP), CX
-	MOVQ row+16(FP), SI
-	MOVQ base+24(FP), R8
-	MOVQ table+32(FP), R9
+	MOVQ outStride+8(FP), R12
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R11
+	MOVQ rows+32(FP), R10
+	MOVQ base+40(FP), R8
+	MOVQ table+48(FP), R9
+	MOVQ steps+56(FP), CX
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
 	VPSLLW   $7, Y15, Y15
 
 step:
-	// The two groups' windows, one per 128-bit lane (VPSHUFB shuffles within lanes).
-	MOVLQSX    (R8), AX
-	MOVLQSX    4(R8), DX
-	VMOVDQU    (SI)(AX*1), X1
-	VINSERTI128 $1, (SI)(DX*1), Y1, Y1
-	VPSHUFB    (R9), Y1, Y2   // left taps, widened
-	VPSHUFB    32(R9), Y1, Y3 // right taps
-	VPMULLW    64(R9), Y2, Y2
-	VPMULLW    96(R9), Y3, Y3
-	VPADDW     Y3, Y2, Y2
-	VPADDW     Y15, Y2, Y2
-	VPSRLW     $8, Y2, Y2
-	VPACKUSWB  Y2, Y2, Y2    // each lane's eight bytes in its low qword
-	VPERMQ     $0x08, Y2, Y2 // qwords 0 and 2 together
-	VMOVDQU    X2, (DI)
-	ADDQ       $16, DI
-	ADDQ       $8, R8
-	ADDQ       $128, R9
-	DECQ       CX
-	JNZ        step
+	MOVLQSX (R8), AX
+	MOVLQSX 4(R8), DX
+	ADDQ    SI, AX      // the two groups' windows in row 0
+	ADDQ    SI, DX
+	VMOVDQU (R9), Y8    // left-tap shuffle, one control per 128-bit lane
+	VMOVDQU 32(R9), Y9  // right-tap shuffle
+	VMOVDQU 64(R9), Y10 // left weights
+	VMOVDQU 96(R9), Y11 // right weights
+	MOVQ    DI, R14
+	MOVQ    R10, BX
+
+row:
+	VMOVDQU     (AX), X1
+	VINSERTI128 $1, (DX), Y1, Y1
+	VPSHUFB     Y8, Y1, Y2    // left taps, widened to 16 bits
+	VPSHUFB     Y9, Y1, Y3    // right taps
+	VPMULLW     Y10, Y2, Y2
+	VPMULLW     Y11, Y3, Y3
+	VPADDW      Y3, Y2, Y2
+	VPADDW      Y15, Y2, Y2
+	VPSRLW      $8, Y2, Y2
+	VPACKUSWB   Y2, Y2, Y2    // each lane's eight bytes in its low qword
+	VPERMQ      $0x08, Y2, Y2 // qwords 0 and 2 together
+	VMOVDQU     X2, (R14)
+	ADDQ        R11, AX
+	ADDQ        R11, DX
+	ADDQ        R12, R14
+	DECQ        BX
+	JNZ         row
+
+	ADDQ $16, DI
+	ADDQ $8, R8
+	ADDQ $128, R9
+	DECQ CX
+	JNZ  step
 	VZEROUPPER
 	RET

@@ -9,4 +9,6 @@ func Available() bool { return false }
 func WeightedRows(out, src []byte, offs []int, w []uint64) int { return 0 }
 
 // TwoTapSteps does nothing here (see the amd64 version) and returns 0.
-func TwoTapSteps(out, row []byte, base []int32, table []byte, steps int) int { return 0 }
+func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, base []int32, table []byte, steps int) int {
+	return 0
+}
