@@ -23,6 +23,7 @@ type colorParams struct {
 type colorPass struct {
 	lut    [256]uint32 // brightness and contrast, in units (unsigned: it loads in one instruction)
 	scaled [256]uint32 // 2*sat*lut[v], for saturateUnclipped: a load is cheaper than a multiply
+	scalar bool        // use the scalar loop even where AVX2 runs (tests compare the two)
 }
 
 // unitMax is full scale in the colour pass's units: 255 levels of 256 units.
@@ -110,32 +111,49 @@ const unitRound = 4096 + 128<<13
 
 // saturatePixels is apply's loop without hue or grayscale. The pixels whose saturation clips
 // (rare: none in typical faces at the profile's +-20 percent) go through saturate one at a time;
-// the runs between them go through saturateUnclipped, whose loop then holds no call and no
-// division, and so keeps everything in registers.
+// the runs between them go through the AVX2 kernel, eight pixels a step, or saturateUnclipped,
+// whose loop holds no call and no division, and so keeps everything in registers.
 func (c *colorPass) saturatePixels(img []byte, sat int) {
 	for v, u := range c.lut {
 		c.scaled[v] = uint32(2*sat*int(u) + unitRound) // at most 2*6*4096*unitMax + unitRound < 1<<32
 	}
-	for k, n := 0, len(img)/3; k < n; k++ {
-		if k = c.saturateUnclipped(img, k, sat); k == n {
-			break
+	simd := !c.scalar && sat <= maxSIMDSat && avx2.Available()
+	n := len(img) / 3
+	for k := 0; k < n; {
+		end := n
+		if simd {
+			k += avx2.Saturate(img[3*k:], &c.lut, int32(2*sat), int32(4096-sat), unitRound, unclippedTop)
+			end = min(n, k+8) // the block where a pixel clips, or the last few pixels
 		}
-		px := (*[3]byte)(img[3*k:])
-		r, g, b := saturate(int(c.lut[px[0]]), int(c.lut[px[1]]), int(c.lut[px[2]]), sat)
-		px[0], px[1], px[2] = unitToByte(r), unitToByte(g), unitToByte(b)
+		if k = c.saturateUnclipped(img, k, end, sat); k < end {
+			px := (*[3]byte)(img[3*k:])
+			r, g, b := saturate(int(c.lut[px[0]]), int(c.lut[px[1]]), int(c.lut[px[2]]), sat)
+			px[0], px[1], px[2] = unitToByte(r), unitToByte(g), unitToByte(b)
+			k++
+		}
 	}
 }
 
-// saturateUnclipped saturates pixels from, from+1, ... of img in place with saturate's
-// arithmetic, and returns the index of the first pixel whose saturation clips (len(img)/3 when
-// none does), leaving that one unchanged.
-func (c *colorPass) saturateUnclipped(img []byte, from, sat int) int {
+// maxSIMDSat is the largest saturation factor (Q12: 2.0) for which the AVX2 kernel's 32-bit
+// sums stay exact: |2*sat*unitMax + (sat-4096)*2*unitMax| + unitRound < 1<<31.
+const maxSIMDSat = 8192
+
+// unclippedTop bounds saturate's unclipped results: less unitRound, they lie in [0, unclippedTop]
+// exactly when the saturation does not clip (see saturateUnclipped).
+const unclippedTop = 8192 * unitMax
+
+// saturateUnclipped saturates pixels from, from+1, ..., end-1 of img in place with saturate's
+// arithmetic, and returns the index of the first pixel whose saturation clips (end when none
+// does), leaving that one unchanged.
+func (c *colorPass) saturateUnclipped(img []byte, from, end, sat int) int {
 	lut, scaled, keep := &c.lut, &c.scaled, 4096-sat
 	// Pixels are read through a pointer: the compiler keeps bounds checks on the index forms of
 	// a stride-3 loop that were tried.
+	if end > len(img)/3 {
+		panic("augment: saturateUnclipped past the image")
+	}
 	base := unsafe.Pointer(unsafe.SliceData(img))
-	n := len(img) / 3
-	for k := from; k < n; k++ {
+	for k := from; k < end; k++ {
 		px := (*[3]byte)(unsafe.Add(base, 3*k))
 		rb, gb, bb := px[0], px[1], px[2]
 		r, g, b := int(lut[rb]), int(lut[gb]), int(lut[bb])
@@ -144,14 +162,13 @@ func (c *colorPass) saturateUnclipped(img []byte, from, sat int) int {
 		yr, yg, yb := int(scaled[rb])+t, int(scaled[gb])+t, int(scaled[bb])+t
 		// Less unitRound, the extremes of these (at the lo and hi channels) are
 		// 4096*l2 -/+ sat*(hi-lo), so saturate's clip test, sat*(hi-lo) > 4096*min(l2,
-		// 2*unitMax-l2), is one of them leaving [0, top]; inside it each output is in [0, 255].
-		const top = 8192 * unitMax
-		if uint(yr-unitRound) > top || uint(yg-unitRound) > top || uint(yb-unitRound) > top {
+		// 2*unitMax-l2), is one of them leaving [0, unclippedTop]; inside it each output is in [0, 255].
+		if uint(yr-unitRound) > unclippedTop || uint(yg-unitRound) > unclippedTop || uint(yb-unitRound) > unclippedTop {
 			return k
 		}
 		px[0], px[1], px[2] = uint8(yr>>21), uint8(yg>>21), uint8(yb>>21)
 	}
-	return n
+	return end
 }
 
 // unitToByte rounds a value in 1/256 levels to a byte, clamped.

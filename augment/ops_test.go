@@ -82,36 +82,41 @@ func TestColorJitterMatchesGift(t *testing.T) {
 	}
 }
 
-// TestSaturatePixelsMatchesSaturate pins the fast path of the colour pass (no hue, no grayscale)
-// to saturate, byte for byte, on random pixels that clip often at the larger factors.
+// TestSaturatePixelsMatchesSaturate pins the fast paths of the colour pass (no hue, no
+// grayscale), the AVX2 kernel and the scalar loop, to saturate, byte for byte, on random pixels
+// that clip often at the larger factors.
 func TestSaturatePixelsMatchesSaturate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	var cp colorPass
-	for _, p := range []colorParams{
-		{brightness: 10, contrast: -12, saturation: 15},
-		{brightness: -30, contrast: 40, saturation: -20},
-		{contrast: 100, saturation: 80},
-		{brightness: 60, saturation: 500},
-		{brightness: 5},
-		{saturation: -100},
-	} {
-		img := make([]byte, 3*4096)
-		for i := range img {
-			img[i] = byte(rng.IntN(256))
-		}
-		for i := 0; i < 300; i += 3 { // greys
-			img[i+1], img[i+2] = img[i], img[i]
-		}
-		want := append([]byte(nil), img...)
-		cp.apply(img, p)
-		sat := int(math.Round((1 + min(max(p.saturation, -100), 500)/100) * 4096))
-		lut := &cp.lut
-		for i := 0; i < len(want); i += 3 {
-			r, g, b := saturate(int(lut[want[i]]), int(lut[want[i+1]]), int(lut[want[i+2]]), sat)
-			want[i], want[i+1], want[i+2] = unitToByte(r), unitToByte(g), unitToByte(b)
-		}
-		if !bytes.Equal(img, want) {
-			t.Errorf("%+v: the fast path differs from saturate", p)
+	for _, scalar := range []bool{false, true} {
+		cp := colorPass{scalar: scalar}
+		for _, p := range []colorParams{
+			{brightness: 10, contrast: -12, saturation: 15},
+			{brightness: -30, contrast: 40, saturation: -20},
+			{contrast: 100, saturation: 80},
+			{brightness: 20, saturation: 100}, // the AVX2 kernel's largest factor
+			{brightness: 20, saturation: 101},
+			{brightness: 60, saturation: 500},
+			{brightness: 5},
+			{saturation: -100},
+		} {
+			img := make([]byte, 3*4093) // not a whole number of 8-pixel blocks
+			for i := range img {
+				img[i] = byte(rng.IntN(256))
+			}
+			for i := 0; i < 300; i += 3 { // greys
+				img[i+1], img[i+2] = img[i], img[i]
+			}
+			want := append([]byte(nil), img...)
+			cp.apply(img, p)
+			sat := int(math.Round((1 + min(max(p.saturation, -100), 500)/100) * 4096))
+			lut := &cp.lut
+			for i := 0; i < len(want); i += 3 {
+				r, g, b := saturate(int(lut[want[i]]), int(lut[want[i+1]]), int(lut[want[i+2]]), sat)
+				want[i], want[i+1], want[i+2] = unitToByte(r), unitToByte(g), unitToByte(b)
+			}
+			if !bytes.Equal(img, want) {
+				t.Errorf("%+v, scalar %v: the fast path differs from saturate", p, scalar)
+			}
 		}
 	}
 }

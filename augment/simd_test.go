@@ -114,7 +114,7 @@ func TestProcessSIMDMatchesSWAR(t *testing.T) {
 	for pname, p := range profiles {
 		for iname, enc := range inputs {
 			fast, slow := NewWorker(p, 112, 112), NewWorker(p, 112, 112)
-			slow.resize.scalar, slow.blur.scalar = true, true
+			slow.resize.scalar, slow.blur.scalar, slow.color.scalar = true, true, true
 			got, want := make([]byte, 112*112*3), make([]byte, 112*112*3)
 			for pos := range int64(24) {
 				if err := fast.Process(enc, 7, 1, pos, got); err != nil {

@@ -13,6 +13,9 @@ func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
 //go:noescape
 func twoTapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int)
 
+//go:noescape
+func saturate(img *byte, blocks int, lut *uint32, sat2, keep, round int32, top uint32) int
+
 // WeightedRows sets out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for i below
 // len(out) rounded down to a multiple of 32, and returns that length. The weights must be
 // 8-bit and sum to at most 256, so that every 16-bit lane holds its sum exactly.
@@ -54,4 +57,18 @@ func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, bas
 	}
 	twoTapSteps(&out[0], outStride, &src[0], srcStride, rows, &base[0], &table[0], steps)
 	return 16 * steps
+}
+
+// Saturate runs the colour pass's unclipped saturation over packed RGB pixels in place, eight
+// at a time. For each pixel, with u the lut values of its channels and l2 = max(u) + min(u),
+// each channel becomes y >> 21 with y = sat2*u + keep*l2 + round, computed in 32 bits (the
+// caller keeps the true values inside the int32 range). It stops before the first block of
+// eight in which some y - round, unsigned, exceeds top (a saturation that clips, for the
+// caller to do apart) or before the last len(img)/3 % 8 pixels, and returns the pixels done.
+func Saturate(img []byte, lut *[256]uint32, sat2, keep, round int32, top uint32) int {
+	blocks := len(img) / 24
+	if blocks == 0 {
+		return 0
+	}
+	return 8 * saturate(&img[0], blocks, &lut[0], sat2, keep, round, top)
 }

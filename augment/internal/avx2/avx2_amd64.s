@@ -2,8 +2,14 @@
 
 #include "textflag.h"
 
-// Both kernels weight bytes widened to 16-bit lanes by 8-bit weights summing to at most 256,
-// add 128 and shift right by 8: the SWAR kernels' arithmetic, so the bytes are the same.
+// The resampling kernels weight bytes widened to 16-bit lanes by 8-bit weights summing to at
+// most 256, add 128 and shift right by 8: the SWAR kernels' arithmetic, so the bytes are the same.
+
+// HALF_WORDS sets every 16-bit lane of y to 128, the rounding term.
+#define HALF_WORDS(y) VPCMPEQW y, y, y; VPSRLW $15, y, y; VPSLLW $7, y, y
+
+// BROADCAST_D sets every 32-bit lane of y to the 32-bit argument arg, through AX and x.
+#define BROADCAST_D(arg, x, y) MOVL arg, AX; VMOVD AX, x; VPBROADCASTD x, y
 
 // func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
 TEXT ·weightedRows(SB), NOSPLIT, $0-48
@@ -13,10 +19,7 @@ TEXT ·weightedRows(SB), NOSPLIT, $0-48
 	MOVQ offs+24(FP), R8
 	MOVQ w+32(FP), R9
 	MOVQ taps+40(FP), R10
-	// Y15: 128 in every 16-bit lane.
-	VPCMPEQW Y15, Y15, Y15
-	VPSRLW   $15, Y15, Y15
-	VPSLLW   $7, Y15, Y15
+	HALF_WORDS(Y15)
 	XORQ     BX, BX
 
 block:
@@ -60,9 +63,7 @@ TEXT ·twoTapSteps(SB), NOSPLIT, $0-64
 	MOVQ base+40(FP), R8
 	MOVQ table+48(FP), R9
 	MOVQ steps+56(FP), CX
-	VPCMPEQW Y15, Y15, Y15
-	VPSRLW   $15, Y15, Y15
-	VPSLLW   $7, Y15, Y15
+	HALF_WORDS(Y15)
 
 step:
 	MOVLQSX (R8), AX
@@ -101,4 +102,106 @@ row:
 	DECQ CX
 	JNZ  step
 	VZEROUPPER
+	RET
+
+// The colour kernel's constants: byte shuffles that spread eight packed RGB pixels' red, green
+// and blue to 32-bit lanes (lane 0 holds bytes 0-15 of the block, lane 1 bytes 8-23), the
+// shuffle that packs four 0x00BBGGRR lanes back to 12 bytes per 128-bit lane, and the VPERMD
+// order that joins the two halves.
+DATA satConst<>+0(SB)/8, $0x8080800380808000
+DATA satConst<>+8(SB)/8, $0x8080800980808006
+DATA satConst<>+16(SB)/8, $0x8080800780808004
+DATA satConst<>+24(SB)/8, $0x8080800d8080800a
+DATA satConst<>+32(SB)/8, $0x8080800480808001
+DATA satConst<>+40(SB)/8, $0x8080800a80808007
+DATA satConst<>+48(SB)/8, $0x8080800880808005
+DATA satConst<>+56(SB)/8, $0x8080800e8080800b
+DATA satConst<>+64(SB)/8, $0x8080800580808002
+DATA satConst<>+72(SB)/8, $0x8080800b80808008
+DATA satConst<>+80(SB)/8, $0x8080800980808006
+DATA satConst<>+88(SB)/8, $0x8080800f8080800c
+DATA satConst<>+96(SB)/8, $0x0908060504020100
+DATA satConst<>+104(SB)/8, $0x808080800e0d0c0a
+DATA satConst<>+112(SB)/8, $0x0908060504020100
+DATA satConst<>+120(SB)/8, $0x808080800e0d0c0a
+DATA satConst<>+128(SB)/8, $0x0000000100000000
+DATA satConst<>+136(SB)/8, $0x0000000400000002
+DATA satConst<>+144(SB)/8, $0x0000000600000005
+DATA satConst<>+152(SB)/8, $0x0000000700000003
+GLOBL satConst<>(SB), RODATA|NOPTR, $160
+
+// func saturate(img *byte, blocks int, lut *uint32, sat2 int32, keep int32, round int32, top uint32) int
+TEXT ·saturate(SB), NOSPLIT, $0-48
+	MOVQ         img+0(FP), DI
+	MOVQ         blocks+8(FP), CX
+	MOVQ         lut+16(FP), R8
+	BROADCAST_D(sat2+24(FP), X12, Y12)
+	BROADCAST_D(round+32(FP), X13, Y13)
+	BROADCAST_D(keep+28(FP), X14, Y14)
+	BROADCAST_D(top+36(FP), X15, Y15)
+	VMOVDQU      satConst<>+128(SB), Y10
+	XORQ         AX, AX
+
+block:
+	VMOVDQU     (DI), X0
+	VINSERTI128 $1, 8(DI), Y0, Y0
+	VPSHUFB     satConst<>+0(SB), Y0, Y1  // red bytes as lut indices
+	VPSHUFB     satConst<>+32(SB), Y0, Y2 // green
+	VPSHUFB     satConst<>+64(SB), Y0, Y3 // blue
+	VPCMPEQD    Y7, Y7, Y7
+	VPGATHERDD  Y7, (R8)(Y1*4), Y4        // r = lut[red]
+	VPCMPEQD    Y7, Y7, Y7
+	VPGATHERDD  Y7, (R8)(Y2*4), Y5        // g
+	VPCMPEQD    Y7, Y7, Y7
+	VPGATHERDD  Y7, (R8)(Y3*4), Y6        // b
+	VPMAXUD     Y5, Y4, Y1
+	VPMAXUD     Y6, Y1, Y1
+	VPMINUD     Y5, Y4, Y2
+	VPMINUD     Y6, Y2, Y2
+	VPADDD      Y2, Y1, Y1                // twice the lightness
+	VPMULLD     Y14, Y1, Y1
+	VPADDD      Y13, Y1, Y1               // keep*l2 + round
+	VPMULLD     Y12, Y4, Y4
+	VPADDD      Y1, Y4, Y4
+	VPMULLD     Y12, Y5, Y5
+	VPADDD      Y1, Y5, Y5
+	VPMULLD     Y12, Y6, Y6
+	VPADDD      Y1, Y6, Y6
+
+	// Clipped unless y - round <= top (unsigned) in every lane: max(y - round, top) == top.
+	VPSUBD    Y13, Y4, Y1
+	VPMAXUD   Y15, Y1, Y1
+	VPCMPEQD  Y15, Y1, Y1
+	VPSUBD    Y13, Y5, Y2
+	VPMAXUD   Y15, Y2, Y2
+	VPCMPEQD  Y15, Y2, Y2
+	VPSUBD    Y13, Y6, Y3
+	VPMAXUD   Y15, Y3, Y3
+	VPCMPEQD  Y15, Y3, Y3
+	VPAND     Y2, Y1, Y1
+	VPAND     Y3, Y1, Y1
+	VPMOVMSKB Y1, DX
+	CMPL      DX, $0xffffffff
+	JNE       done
+
+	VPSRLD       $21, Y4, Y4
+	VPSRLD       $21, Y5, Y5
+	VPSRLD       $21, Y6, Y6
+	VPSLLD       $8, Y5, Y5
+	VPSLLD       $16, Y6, Y6
+	VPOR         Y5, Y4, Y4
+	VPOR         Y6, Y4, Y4                // 0x00BBGGRR per lane
+	VPSHUFB      satConst<>+96(SB), Y4, Y4
+	VPERMD       Y4, Y10, Y4               // the 24 bytes in order
+	VMOVDQU      X4, (DI)
+	VEXTRACTI128 $1, Y4, X4
+	MOVQ         X4, 16(DI)
+	ADDQ         $24, DI
+	INCQ         AX
+	CMPQ         AX, CX
+	JLT          block
+
+done:
+	VZEROUPPER
+	MOVQ AX, ret+40(FP)
 	RET
