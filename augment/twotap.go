@@ -28,17 +28,17 @@ func (t *twoTapTable) build(offs []int32, weights []uint64) bool {
 	t.steps = grow(t.steps, t.pairs*stepBytes)
 	t.reach = 0
 	for g := range groups {
-		step := t.steps[g/2*stepBytes:]
+		step := (*[stepBytes]byte)(t.steps[g/2*stepBytes:])
 		half := 16 * (g % 2)
-		base := offs[8*g/3]
-		for j := 8 * g; j < 8*g+8; j++ {
-			base = min(base, offs[j/3])
+		first, last := 8*g/3, (8*g+7)/3 // the group's pixels
+		base := offs[first]
+		for _, off := range offs[first+1 : last+1] {
+			base = min(base, off)
 		}
 		t.base[g] = base
 		t.reach = max(t.reach, int(base)+16)
+		p, c := first, int32(8*g%3)
 		for b := range 8 {
-			j := 8*g + b
-			p, c := j/3, int32(j%3)
 			wa, wb := weights[p]>>32, weights[p]&0xffffffff
 			left := offs[p] + c - base
 			right := left + 3
@@ -48,10 +48,14 @@ func (t *twoTapTable) build(offs []int32, weights []uint64) bool {
 			if right > 15 {
 				return false
 			}
-			step[half+2*b], step[half+2*b+1] = byte(left), 0x80 // 0x80: the high byte is zero
-			step[32+half+2*b], step[32+half+2*b+1] = byte(right), 0x80
-			step[64+half+2*b], step[64+half+2*b+1] = byte(wa), byte(wa>>8)
-			step[96+half+2*b], step[96+half+2*b+1] = byte(wb), byte(wb>>8)
+			k := half + 2*b
+			step[k], step[k+1] = byte(left), 0x80 // 0x80: the high byte is zero
+			step[32+k], step[32+k+1] = byte(right), 0x80
+			step[64+k], step[64+k+1] = byte(wa), byte(wa>>8)
+			step[96+k], step[96+k+1] = byte(wb), byte(wb>>8)
+			if c++; c == 3 {
+				p, c = p+1, 0
+			}
 		}
 	}
 	return true
