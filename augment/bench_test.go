@@ -42,7 +42,7 @@ func BenchmarkOp(b *testing.B) {
 			copy(img, src)
 			cp.apply(img, colorParams{brightness: 10, contrast: -12, saturation: 15, hue: 20})
 		}},
-		{"grayscale", func() { copy(img, src); grayscale(img) }},
+		{"grayscale", func() { copy(img, src); grayscale(img, cp.simd()) }},
 		{"blur-sigma0.5", func() { bp.apply(img, 112, 112, 0.5) }},
 		{"blur-sigma1.5", func() { bp.apply(img, 112, 112, 1.5) }},
 		{"lowres-0.5", func() { w.lowres(img, 0.5) }},

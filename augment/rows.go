@@ -24,6 +24,9 @@ func weightedRows(out, src []byte, offs []int, w []uint64, simd bool) {
 		}
 	}
 	done := 0
+	if len(w) == 1 { // a weight of 256: a copy (weightedRowsSWAR's), faster than the kernel
+		simd = false
+	}
 	if simd {
 		done = avx2.WeightedRows(out, src, offs, w)
 		if done < n && n >= 32 {

@@ -202,7 +202,7 @@ func (w *Worker) apply(dst []byte, sw, sh int) {
 			w.color.apply(dst, c)
 		case kindGrayscale:
 			if pl.gray {
-				grayscale(dst)
+				grayscale(dst, w.color.simd())
 			}
 		case kindBlur:
 			if pl.blur > 0 {

@@ -16,6 +16,9 @@ func twoTapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, b
 //go:noescape
 func saturate(img *byte, blocks int, lut *uint32, sat2, keep, round int32, top uint32) int
 
+//go:noescape
+func grayscale(img *byte, blocks int, lumaR, lumaG, lumaB int32)
+
 // WeightedRows sets out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for i below
 // len(out) rounded down to a multiple of 32, and returns that length. The weights must be
 // 8-bit and sum to at most 256, so that every 16-bit lane holds its sum exactly.
@@ -71,4 +74,16 @@ func Saturate(img []byte, lut *[256]uint32, sat2, keep, round int32, top uint32)
 		return 0
 	}
 	return 8 * saturate(&img[0], blocks, &lut[0], sat2, keep, round, top)
+}
+
+// Grayscale replaces packed RGB pixels by their luma, eight at a time: each becomes y, y, y
+// with y = (lumaR*r + lumaG*g + lumaB*b + 1<<15) >> 16 (weights summing to at most 1<<16).
+// It leaves the last len(img)/3 % 8 pixels to the caller and returns the pixels done.
+func Grayscale(img []byte, lumaR, lumaG, lumaB int32) int {
+	blocks := len(img) / 24
+	if blocks == 0 {
+		return 0
+	}
+	grayscale(&img[0], blocks, lumaR, lumaG, lumaB)
+	return 8 * blocks
 }

@@ -8,6 +8,13 @@
 // HALF_WORDS sets every 16-bit lane of y to 128, the rounding term.
 #define HALF_WORDS(y) VPCMPEQW y, y, y; VPSRLW $15, y, y; VPSLLW $7, y, y
 
+// SPREAD loads the eight packed RGB pixels at DI (24 bytes; lane 0 gets bytes 0-15, lane 1
+// bytes 8-23) into Y0 and spreads their red, green and blue to the 32-bit lanes of Y1, Y2, Y3.
+#define SPREAD VMOVDQU (DI), X0; VINSERTI128 $1, 8(DI), Y0, Y0; VPSHUFB satConst<>+0(SB), Y0, Y1; VPSHUFB satConst<>+32(SB), Y0, Y2; VPSHUFB satConst<>+64(SB), Y0, Y3
+
+// STORE24 packs the eight 0x00BBGGRR lanes of y back to 24 bytes at DI (Y10: the VPERMD order).
+#define STORE24(y, x) VPSHUFB satConst<>+96(SB), y, y; VPERMD y, Y10, y; VMOVDQU x, (DI); VEXTRACTI128 $1, y, x; MOVQ x, 16(DI)
+
 // BROADCAST_D sets every 32-bit lane of y to the 32-bit argument arg, through AX and x.
 #define BROADCAST_D(arg, x, y) MOVL arg, AX; VMOVD AX, x; VPBROADCASTD x, y
 
@@ -143,11 +150,7 @@ TEXT ·saturate(SB), NOSPLIT, $0-48
 	XORQ         AX, AX
 
 block:
-	VMOVDQU     (DI), X0
-	VINSERTI128 $1, 8(DI), Y0, Y0
-	VPSHUFB     satConst<>+0(SB), Y0, Y1  // red bytes as lut indices
-	VPSHUFB     satConst<>+32(SB), Y0, Y2 // green
-	VPSHUFB     satConst<>+64(SB), Y0, Y3 // blue
+	SPREAD                                // red, green, blue bytes as lut indices
 	VPCMPEQD    Y7, Y7, Y7
 	VPGATHERDD  Y7, (R8)(Y1*4), Y4        // r = lut[red]
 	VPCMPEQD    Y7, Y7, Y7
@@ -191,11 +194,7 @@ block:
 	VPSLLD       $16, Y6, Y6
 	VPOR         Y5, Y4, Y4
 	VPOR         Y6, Y4, Y4                // 0x00BBGGRR per lane
-	VPSHUFB      satConst<>+96(SB), Y4, Y4
-	VPERMD       Y4, Y10, Y4               // the 24 bytes in order
-	VMOVDQU      X4, (DI)
-	VEXTRACTI128 $1, Y4, X4
-	MOVQ         X4, 16(DI)
+	STORE24(Y4, X4)
 	ADDQ         $24, DI
 	INCQ         AX
 	CMPQ         AX, CX
@@ -204,4 +203,37 @@ block:
 done:
 	VZEROUPPER
 	MOVQ AX, ret+40(FP)
+	RET
+
+// func grayscale(img *byte, blocks int, lumaR, lumaG, lumaB int32)
+// Each pixel becomes y, y, y with y = (lumaR*r + lumaG*g + lumaB*b + 1<<15) >> 16.
+TEXT ·grayscale(SB), NOSPLIT, $0-28
+	MOVQ        img+0(FP), DI
+	MOVQ        blocks+8(FP), CX
+	BROADCAST_D(lumaR+16(FP), X12, Y12)
+	BROADCAST_D(lumaG+20(FP), X13, Y13)
+	BROADCAST_D(lumaB+24(FP), X14, Y14)
+	MOVL        $0x8000, AX
+	VMOVD       AX, X15
+	VPBROADCASTD X15, Y15
+	VMOVDQU     satConst<>+128(SB), Y10
+
+gray:
+	SPREAD
+	VPMULLD Y12, Y1, Y1
+	VPMULLD Y13, Y2, Y2
+	VPMULLD Y14, Y3, Y3
+	VPADDD  Y2, Y1, Y1
+	VPADDD  Y3, Y1, Y1
+	VPADDD  Y15, Y1, Y1
+	VPSRLD  $16, Y1, Y1 // the luma
+	VPSLLD  $8, Y1, Y2
+	VPSLLD  $16, Y1, Y3
+	VPOR    Y2, Y1, Y1
+	VPOR    Y3, Y1, Y1
+	STORE24(Y1, X1)
+	ADDQ    $24, DI
+	DECQ    CX
+	JNZ     gray
+	VZEROUPPER
 	RET

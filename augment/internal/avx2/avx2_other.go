@@ -15,3 +15,6 @@ func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, bas
 
 // Saturate does nothing here (see the amd64 version) and returns 0.
 func Saturate(img []byte, lut *[256]uint32, sat2, keep, round int32, top uint32) int { return 0 }
+
+// Grayscale does nothing here (see the amd64 version) and returns 0.
+func Grayscale(img []byte, lumaR, lumaG, lumaB int32) int { return 0 }
