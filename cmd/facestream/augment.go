@@ -193,7 +193,7 @@ func runAugmentBench(stdout io.Writer, args []string) error {
 	return err
 }
 
-// readImages reads every regular file of folder with an image extension, sorted by name.
+// readImages reads every regular file of folder (or link to one) with an image extension, sorted by name.
 func readImages(folder string) ([][]byte, error) {
 	entries, err := os.ReadDir(folder)
 	if err != nil {
@@ -202,10 +202,20 @@ func readImages(folder string) ([][]byte, error) {
 	var images [][]byte
 	for _, e := range entries {
 		ext := strings.ToLower(filepath.Ext(e.Name()))
-		if !e.Type().IsRegular() || !slices.Contains([]string{".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}, ext) {
+		if !slices.Contains([]string{".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}, ext) {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(folder, e.Name()))
+		path := filepath.Join(folder, e.Name())
+		if !e.Type().IsRegular() { // a link to a regular file counts (a folder of links is common)
+			st, err := os.Stat(path)
+			if err != nil {
+				return nil, fmt.Errorf("read image: %w", err)
+			}
+			if !st.Mode().IsRegular() {
+				continue
+			}
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read image: %w", err)
 		}

@@ -128,14 +128,29 @@ func TestAugmentBench(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A link to an image counts; a link to a folder does not.
+	if err := os.Symlink(filepath.Join(dir, "fa.jpg"), filepath.Join(dir, "link.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "folder.jpg")); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	if err := writeAugment(&out, []string{"bench", dir, "--seconds", "0.2", "--workers", "2"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{`"files": 3`, `"decode_img_per_s"`, `"process_img_per_s_per_worker"`, `"workers": 2`} {
+	for _, field := range []string{`"files": 4`, `"decode_img_per_s"`, `"process_img_per_s_per_worker"`, `"workers": 2`} {
 		if !strings.Contains(out.String(), field) {
 			t.Errorf("bench output lacks %s:\n%s", field, out.String())
 		}
+	}
+	// A dangling link is an error that names it.
+	if err := os.Symlink(filepath.Join(dir, "gone.jpg"), filepath.Join(dir, "dangling.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	err := writeAugment(&out, []string{"bench", dir, "--seconds", "0.2"})
+	if err == nil || !strings.Contains(err.Error(), "dangling.jpg") {
+		t.Errorf("dangling link: got %v, want an error naming it", err)
 	}
 }
 
