@@ -78,7 +78,7 @@ func (c *colorPass) buildLUT(brightness, contrast float64) {
 	for v := range c.lut {
 		x := min(max(float64(v)/255*factor, 0), 1)
 		if contrast != 0 {
-			x = min(max(0.5+(x-0.5)*slope, 0), 1)
+			x = min(max(0.5+float64((x-0.5)*slope), 0), 1)
 		}
 		c.lut[v] = uint32(math.Round(x * unitMax))
 	}
@@ -183,7 +183,7 @@ func unitToByte(u int) uint8 {
 func rotateHue(r, g, b int, shift float32) (int, int, int) {
 	h, s, l := rgbToHSL(float32(r)/unitMax, float32(g)/unitMax, float32(b)/unitMax)
 	rf, gf, bf := hslToRGB(normalizeHue(h+shift), s, l)
-	return int(rf*unitMax + 0.5), int(gf*unitMax + 0.5), int(bf*unitMax + 0.5)
+	return int(float32(rf*unitMax) + 0.5), int(float32(gf*unitMax) + 0.5), int(float32(bf*unitMax) + 0.5)
 }
 
 // rgbToHSL and hslToRGB follow gift's conversions exactly.
@@ -221,7 +221,7 @@ func hslToRGB(h, s, l float32) (float32, float32, float32) {
 	if l < 0.5 {
 		q = l * (1 + s)
 	} else {
-		q = l + s - l*s
+		q = l + s - float32(l*s)
 	}
 	p := 2*l - q
 	return hueToChannel(p, q, h+1.0/3), hueToChannel(p, q, h), hueToChannel(p, q, h-1.0/3)
@@ -236,11 +236,11 @@ func hueToChannel(p, q, t float32) float32 {
 	}
 	switch {
 	case t < 1.0/6:
-		return p + (q-p)*6*t
+		return p + float32((q-p)*6*t)
 	case t < 1.0/2:
 		return q
 	case t < 2.0/3:
-		return p + (q-p)*(2.0/3-t)*6
+		return p + float32((q-p)*(2.0/3-t)*6)
 	}
 	return p
 }
@@ -342,7 +342,7 @@ func (bp *blurPass) buildKernel(radius int, sigma float64) []uint64 {
 	bp.fk = bp.fk[:0]
 	sum := 0.0
 	for d := 0; d <= radius; d++ {
-		v := math.Exp(-float64(d*d) / (2 * sigma * sigma))
+		v := fixedExp(-float64(d*d) / float64(2*sigma*sigma))
 		bp.fk = append(bp.fk, v)
 		if d == 0 {
 			sum += v
@@ -353,7 +353,7 @@ func (bp *blurPass) buildKernel(radius int, sigma float64) []uint64 {
 	bp.kernel = bp.kernel[:0]
 	left := 256
 	for d, v := range bp.fk {
-		exact := v / sum * 256
+		exact := float64(v / sum * 256)
 		q := math.Floor(exact)
 		bp.fk[d] = exact - q // keep the remainder
 		bp.kernel = append(bp.kernel, uint64(q))

@@ -61,7 +61,7 @@ func RandomRecipe(rng *rand.Rand, minOps, maxOps int) Recipe {
 
 // drawRecipeOp draws the parameters of op name, rounded as String prints them.
 func drawRecipeOp(rng *rand.Rand, name string) RecipeOp {
-	u := func(lo, hi float64, decimals int) float64 { return round(lo+(hi-lo)*rng.Float64(), decimals) }
+	u := func(lo, hi float64, decimals int) float64 { return round(lo+float64((hi-lo)*rng.Float64()), decimals) }
 	var p []float64
 	switch name {
 	case RecipeCrop:

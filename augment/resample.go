@@ -45,7 +45,7 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		a.fw = make([]float64, a.stride)
 	}
 	for i := range n {
-		center := off + (float64(i)+0.5)*delta - 0.5
+		center := off + float64((float64(i)+0.5)*delta) - 0.5
 		left := max(int(math.Ceil(center-radius)), lo)
 		right := min(int(math.Floor(center+radius)), hi)
 		fw := a.fw[:0]
@@ -118,7 +118,7 @@ func (a *axisWeights) end() int {
 func quantizeWeights(dst []uint64, fw []float64, sum float64) {
 	total, largest := 0, 0
 	for k, v := range fw {
-		dst[k] = uint64(roundNonNegative(v / sum * 256))
+		dst[k] = uint64(roundNonNegative(float64(v / sum * 256)))
 		total += int(dst[k])
 		if dst[k] > dst[largest] {
 			largest = k

@@ -1,9 +1,6 @@
 package augment
 
-import (
-	"math"
-	"math/bits"
-)
+import "math/bits"
 
 // sampleRNG is the per-sample random source: SplitMix64 (Steele, Lea and Flood 2014), seeded by
 // mixing (seed, epoch, pos). It is written out here rather than taken from math/rand/v2 so that
@@ -47,11 +44,11 @@ func (r *sampleRNG) float() float64 { return float64(r.next()>>11) * 0x1p-53 }
 func (r *sampleRNG) chance(p float64) bool { return r.float() < p }
 
 // uniform returns a uniform value in [s.lo, s.hi] (exactly s.lo when the range is a point).
-func (r *sampleRNG) uniform(s span) float64 { return s.lo + (s.hi-s.lo)*r.float() }
+func (r *sampleRNG) uniform(s span) float64 { return s.lo + float64((s.hi-s.lo)*r.float()) }
 
 // logUniform returns exp of a uniform draw in [log s.lo, log s.hi], as torchvision draws aspect ratios.
 func (r *sampleRNG) logUniform(s span) float64 {
-	return math.Exp(r.uniform(span{math.Log(s.lo), math.Log(s.hi)}))
+	return fixedExp(r.uniform(span{fixedLog(s.lo), fixedLog(s.hi)}))
 }
 
 // intn returns a uniform int in [0, n) for n > 0 (Lemire's multiply-shift; the bias is below 2^-40
