@@ -52,7 +52,7 @@ func writeAugment(stdout io.Writer, args []string) error {
 // previewGutter is the spacing between cells of the preview grid, in pixels.
 const previewGutter = 4
 
-func runAugmentPreview(args []string) error {
+func runAugmentPreview(args []string) (err error) {
 	fs := newFlags("augment preview", "DATASET --out grid.png [flags]")
 	profileName := fs.String("profile", "face", "profile: built-in name ("+strings.Join(augment.ProfileNames(), ", ")+") or YAML/JSON file")
 	out := fs.String("out", "", "PNG file to write (required)")
@@ -82,7 +82,7 @@ func runAugmentPreview(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ds.Close()
+	defer closeDataset(ds, pos[0], &err)
 	if ds.Len() == 0 {
 		return fmt.Errorf("dataset %s has no photos", pos[0])
 	}

@@ -27,11 +27,7 @@ func runExport(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := ds.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close dataset %s: %w", pos[0], cerr))
-		}
-	}()
+	defer closeDataset(ds, pos[0], &err)
 	if *parquetPath != "" {
 		if err := arrowio.ExportParquet(ds, *parquetPath); err != nil {
 			return err

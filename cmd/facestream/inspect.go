@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,11 +53,7 @@ func inspect(stdout io.Writer, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := ds.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close dataset %s: %w", pos[0], cerr))
-		}
-	}()
+	defer closeDataset(ds, pos[0], &err)
 	if *verify {
 		if err := ds.Verify(); err != nil {
 			return err

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,11 +45,7 @@ func writePlan(stdout io.Writer, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := ds.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close dataset %s: %w", dir, cerr))
-		}
-	}()
+	defer closeDataset(ds, dir, &err)
 
 	mode := sampler.Uniform
 	if ds.Manifest().Kind == arrowio.KindEqualized {

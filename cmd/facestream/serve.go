@@ -19,7 +19,7 @@ import (
 // shutdownGrace is how long streams get to finish the batch they are sending on SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-func runServe(args []string) error {
+func runServe(args []string) (err error) {
 	fs := newFlags("serve", "DATASET [flags]")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	profile := fs.String("profile", "face", "default online augmentation profile: built-in name or YAML/JSON file")
@@ -45,7 +45,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ds.Close()
+	defer closeDataset(ds, pos[0], &err)
 	srv, err := loader.NewServer(ds, loader.Config{
 		Height: *size, Width: *size, Workers: *workers, Profile: *profile, Token: *token,
 		MaxBatch: *maxBatch, MaxStreams: *maxStreams, Seed: *seed, Logger: slog.Default(),
