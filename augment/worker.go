@@ -25,6 +25,17 @@ type Worker struct {
 
 // NewWorker returns a worker that writes height×width RGB images augmented by p (not nil).
 func NewWorker(p *Profile, height, width int) *Worker {
+	if p == nil {
+		panic("augment: NewWorker without a profile (NewDecoder makes a decode-only worker)")
+	}
+	return newWorker(p, height, width)
+}
+
+// NewDecoder returns a worker for DecodeRGB alone: the decoding the server does (TurboJPEG,
+// then Go's decoders), with its buffers reused from image to image. Its Process fails.
+func NewDecoder() *Worker { return newWorker(nil, 0, 0) }
+
+func newWorker(p *Profile, height, width int) *Worker {
 	w := &Worker{profile: p, height: height, width: width, jpeg: newJPEGDecoder()}
 	if w.jpeg != nil {
 		runtime.AddCleanup(w, func(d jpegDecoder) { d.close() }, w.jpeg) // frees the C decompressor

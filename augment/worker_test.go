@@ -385,3 +385,16 @@ func TestProcessAllocatesNothing(t *testing.T) {
 		t.Errorf("Process allocates %.1f times per image in steady state", allocs)
 	}
 }
+
+func TestNewDecoder(t *testing.T) {
+	d := NewDecoder()
+	for name, enc := range map[string][]byte{"jpeg": encodeJPEG(t, face(4, 40, 30), 90), "png": encodePNG(t, face(4, 40, 30))} {
+		rgb, w, h, err := d.DecodeRGB(enc)
+		if err != nil || w != 40 || h != 30 || len(rgb) != 40*30*3 {
+			t.Errorf("%s: %dx%d, %d bytes, %v; want 40x30, 3600 bytes", name, w, h, len(rgb), err)
+		}
+	}
+	if err := d.Process(encodeJPEG(t, face(4, 40, 30), 90), 1, 0, 0, nil); err == nil {
+		t.Error("Process on a decode-only worker: no error")
+	}
+}

@@ -19,7 +19,7 @@ func runImport(args []string) error {
 	fs := newFlags("import", "{imagefolder|rec|parquet} SRC --out DS [--force] [--verify] [--workers N] [--image-col image] [--label-col label|identity]")
 	out := fs.String("out", "", "dataset folder to write")
 	force := fs.Bool("force", false, "replace a dataset already in --out")
-	verify := fs.Bool("verify", false, "decode every image fully, not just its header")
+	verify := fs.Bool("verify", false, "decode every image fully, with the server's decoder, not just its header")
 	workers := fs.Int("workers", 0, "validating goroutines (0: all cores)")
 	imageCol := fs.String("image-col", "image", "Parquet: column of encoded image bytes")
 	labelCol := fs.String("label-col", "", "Parquet: integer label or string identity column (default: label, else identity)")

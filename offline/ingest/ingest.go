@@ -40,7 +40,7 @@ type Options struct {
 	Source      string // ImageFolder root, .rec (or the folder holding train.rec) or .parquet
 	Out         string // dataset folder
 	Force       bool   // replace a dataset already in Out
-	Verify      bool   // decode every image fully, not just its header
+	Verify      bool   // decode every image fully (the server's decoder), not just its header
 	Workers     int    // validating goroutines; 0 means GOMAXPROCS
 	ImageColumn string // Parquet image-bytes column ("image" when empty)
 	LabelColumn string // Parquet label (int) or identity (string) column; empty tries label, identity
@@ -310,8 +310,12 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var decoder *augment.Worker // the server's decoder, for a full decode of every photo
+			if opts.Verify {
+				decoder = augment.NewDecoder()
+			}
 			for i := range jobs {
-				slots[i%window] <- check(src, i, opts.Verify)
+				slots[i%window] <- check(src, i, decoder)
 			}
 		})
 	}
@@ -353,8 +357,9 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 	return out
 }
 
-// check reads photo i and decides whether it is a usable image.
-func check(src source, i int, verify bool) checked {
+// check reads photo i and decides whether it is a usable image: its header, and with a
+// decoder, the whole image.
+func check(src source, i int, decoder *augment.Worker) checked {
 	data, err := src.Read(i)
 	if u := (*unreadable)(nil); errors.As(err, &u) {
 		return checked{reason: u.Error()}
@@ -369,8 +374,8 @@ func check(src source, i int, verify bool) checked {
 		return res
 	}
 	res.format, res.size[1], res.size[0], err = augment.DecodeConfig(data)
-	if err == nil && verify {
-		_, err = augment.DecodeImage(data)
+	if err == nil && decoder != nil {
+		_, _, _, err = decoder.DecodeRGB(data)
 	}
 	if err != nil {
 		res.reason = err.Error()
