@@ -1,11 +1,13 @@
 package recordio
 
 import (
+	"bufio"
 	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"slices"
@@ -24,17 +26,17 @@ type File struct {
 func IndexPath(recPath string) string { return strings.TrimSuffix(recPath, ".rec") + ".idx" }
 
 // Open opens recPath and the .idx beside it, refusing an index entry that
-// points past the end of the .rec or a key listed twice.
+// points past the end of the .rec or a key listed twice. Without a .idx it
+// indexes the .rec by reading it through once, numbering the records from 0
+// as InsightFace's and MXNet's writers key them.
 func Open(recPath string) (*File, error) {
 	idxPath := IndexPath(recPath)
-	idx, err := os.Open(idxPath)
-	if err != nil {
-		return nil, fmt.Errorf("open index of %s: %w", recPath, err)
+	entries, err := readIndexFile(idxPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		entries, err = scanIndex(recPath)
 	}
-	defer idx.Close()
-	entries, err := ReadIndex(idx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", idxPath, err)
+		return nil, err
 	}
 	f, err := os.Open(recPath)
 	if err != nil {
@@ -58,6 +60,40 @@ func Open(recPath string) (*File, error) {
 		}
 	}
 	return &File{path: recPath, f: f, size: st.Size(), index: entries}, nil
+}
+
+// readIndexFile reads the .idx at path.
+func readIndexFile(path string) ([]IndexEntry, error) {
+	idx, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	defer idx.Close()
+	entries, err := ReadIndex(idx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return entries, nil
+}
+
+// scanIndex indexes the .rec at path by reading every record: record i gets key i.
+func scanIndex(path string) ([]IndexEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := NewReader(bufio.NewReaderSize(f, 1<<20))
+	var entries []IndexEntry
+	for key := uint64(0); ; key++ {
+		off := r.Offset()
+		if _, err := r.Next(); errors.Is(err, io.EOF) {
+			return entries, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("index %s by reading it: %w", path, err)
+		}
+		entries = append(entries, IndexEntry{Key: key, Offset: off})
+	}
 }
 
 // Close closes the .rec.

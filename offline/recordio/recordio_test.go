@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -311,12 +313,35 @@ func TestBadFiles(t *testing.T) {
 			t.Fatalf("Images: %v, want a truncation error", err)
 		}
 	})
-	t.Run("missing idx", func(t *testing.T) {
+	t.Run("missing idx: the rec is read through", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "alone.rec")
 		if err := os.WriteFile(p, rec, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Open(p); !errors.Is(err, os.ErrNotExist) {
+		f, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if !slices.Equal(f.Index(), idx) {
+			t.Fatalf("index read through the rec: %+v, want the .idx's %+v", f.Index(), idx)
+		}
+		got, err := f.Images()
+		if err != nil || len(got) != len(images) {
+			t.Fatalf("Images: %d, %v; want %d images", len(got), err, len(images))
+		}
+	})
+	t.Run("missing idx, truncated rec", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "alone-cut.rec")
+		if err := os.WriteFile(p, rec[:idx[2].Offset+100], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(p); !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "alone-cut.rec") {
+			t.Fatalf("Open: %v, want a truncation error naming the file", err)
+		}
+	})
+	t.Run("missing rec", func(t *testing.T) {
+		if _, err := Open(filepath.Join(t.TempDir(), "none.rec")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("Open: %v, want not-exist", err)
 		}
 	})
