@@ -24,7 +24,7 @@ type serverMetrics struct {
 	plan          *metrics.PrometheusHistogram
 }
 
-func newServerMetrics(streamsOpen func() float64, workers int) *serverMetrics {
+func newServerMetrics(streamsOpen, bufferBytes func() float64, workers int) *serverMetrics {
 	set := metrics.NewSet()
 	// The buckets span a single 112×112 decode (~0.1 ms) to a large batch written to a slow reader.
 	buckets := []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
@@ -32,6 +32,7 @@ func newServerMetrics(streamsOpen func() float64, workers int) *serverMetrics {
 		return set.NewPrometheusHistogramExt(`facestream_stage_seconds{stage="`+name+`"}`, buckets)
 	}
 	set.NewGauge("facestream_streams_open", streamsOpen)
+	set.NewGauge("facestream_stream_buffer_bytes", bufferBytes) // reserved by open streams, under --max-memory
 	set.NewGauge("facestream_workers", func() float64 { return float64(workers) })
 	return &serverMetrics{
 		set:          set,

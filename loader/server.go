@@ -33,6 +33,7 @@ type Config struct {
 	Token         string // bearer token every request but /healthz needs; "": no auth
 	MaxBatch      int    // largest batch a client may ask for; 0: 4096
 	MaxStreams    int    // concurrent streams; 0: 64
+	MaxMemory     int64  // bytes the open streams' batch buffers may take together; 0: 16 GiB
 	Seed          uint64 // seed of a request that names none
 	Ahead         int    // batches made ahead of the one being sent, per stream; 0: 3
 	Logger        *slog.Logger
@@ -47,7 +48,10 @@ type Server struct {
 	hasToken bool
 	ahead    int
 	defaults queryDefaults
-	limits   struct{ maxBatch, maxStreams int }
+	limits   struct {
+		maxBatch, maxStreams int
+		maxMemory            int64
+	}
 	profiles map[string]*augment.Profile
 	classes  classRows
 	plans    *planCache
@@ -61,8 +65,9 @@ type Server struct {
 	quit     chan struct{} // closed by Shutdown: streams stop at the next batch
 	quitOnce sync.Once
 
-	mu      sync.Mutex
-	streams map[*stream]struct{}
+	mu       sync.Mutex
+	streams  map[*stream]struct{}
+	reserved int64 // batch buffer bytes of the open streams (bufferBytes each)
 }
 
 // plansKept is how many epoch plans the server keeps (see planCache).
@@ -74,7 +79,8 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("dataset %s has no samples to serve", ds.Dir())
 	}
-	for name, v := range map[string]int{"workers": cfg.Workers, "max batch": cfg.MaxBatch, "max streams": cfg.MaxStreams, "batches ahead": cfg.Ahead} {
+	for name, v := range map[string]int64{"workers": int64(cfg.Workers), "max batch": int64(cfg.MaxBatch),
+		"max streams": int64(cfg.MaxStreams), "batches ahead": int64(cfg.Ahead), "max memory": cfg.MaxMemory} {
 		if v < 0 {
 			return nil, fmt.Errorf("%s %d is negative", name, v)
 		}
@@ -90,6 +96,10 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	}
 	s.limits.maxBatch = orDefault(cfg.MaxBatch, 4096)
 	s.limits.maxStreams = orDefault(cfg.MaxStreams, 64)
+	s.limits.maxMemory = cfg.MaxMemory
+	if s.limits.maxMemory == 0 {
+		s.limits.maxMemory = 16 << 30
+	}
 	if cfg.Token != "" {
 		s.token, s.hasToken = sha256.Sum256([]byte(cfg.Token)), true
 	}
@@ -103,7 +113,8 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	s.defaults = queryDefaults{mode: mode, profile: s.defaults.profile, seed: cfg.Seed, maxBatch: s.limits.maxBatch,
 		maxEpochLen: int(min(maxEpochLenPerSample*int64(ds.Len()), math.MaxInt32))}
 	s.classes = newClassRows(ds.Labels(), ds.NumClasses())
-	s.metrics = newServerMetrics(func() float64 { return float64(s.openStreams()) }, s.workers)
+	s.metrics = newServerMetrics(func() float64 { return float64(s.openStreams()) },
+		func() float64 { return float64(s.reservedBytes()) }, s.workers)
 	pop := &sampler.Population{Labels: ds.Labels(), NumClasses: ds.NumClasses(), Quotas: ds.Quotas(),
 		Weights: ds.Weights(), Fingerprint: ds.Fingerprint()}
 	s.plans = newPlanCache(pop, plansKept, s.metrics.observePlan)
@@ -213,21 +224,46 @@ func (s *Server) openStreams() int {
 	return len(s.streams)
 }
 
-// admit registers a stream unless the limit is reached.
-func (s *Server) admit(st *stream) bool {
+// bufferBytes is what a stream of batch-image batches holds in batch buffers: its slots.
+func (s *Server) bufferBytes(batch int) int64 {
+	return int64(s.ahead) * int64(batch) * int64(s.imageBytes())
+}
+
+// admit registers a stream unless it would pass the stream limit or the memory limit, and
+// otherwise says which.
+func (s *Server) admit(st *stream) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.streams) >= s.limits.maxStreams {
-		return false
+		return fmt.Errorf("%d streams open, the limit", s.limits.maxStreams)
+	}
+	need := s.bufferBytes(st.q.batch)
+	if s.reserved+need > s.limits.maxMemory {
+		return fmt.Errorf("a stream of batch %d needs %s of batch buffers; %s of the %s limit are free",
+			st.q.batch, mib(need), mib(s.limits.maxMemory-s.reserved), mib(s.limits.maxMemory))
 	}
 	s.streams[st] = struct{}{}
-	return true
+	s.reserved += need
+	return nil
 }
 
 func (s *Server) release(st *stream) {
 	s.mu.Lock()
-	delete(s.streams, st)
+	if _, ok := s.streams[st]; ok {
+		delete(s.streams, st)
+		s.reserved -= s.bufferBytes(st.q.batch)
+	}
 	s.mu.Unlock()
+}
+
+// mib formats a byte count in MiB.
+func mib(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }
+
+// reservedBytes is the batch buffer bytes of the open streams.
+func (s *Server) reservedBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reserved
 }
 
 // replace makes dst from another photo of row's identity after row's photo failed with cause.
@@ -331,8 +367,8 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx) {
 	}
 	// Admitted before its plan is built: building a plan costs memory, which the stream limit bounds.
 	st := &stream{srv: s, q: q, profile: profile, conn: ctx.Conn(), epoch: q.epoch, nextPos: q.start}
-	if !s.admit(st) {
-		s.fail(ctx, fasthttp.StatusTooManyRequests, fmt.Sprintf("%d streams open, the limit", s.limits.maxStreams))
+	if err := s.admit(st); err != nil {
+		s.fail(ctx, fasthttp.StatusTooManyRequests, err.Error())
 		return
 	}
 	plan, err := s.plans.rank(q.planQuery, q.epoch)
@@ -397,8 +433,9 @@ type Info struct {
 	DefaultProfile string    `json:"default_profile"`
 	Plan           *InfoPlan `json:"plan,omitempty"`
 	Limits         struct {
-		MaxBatch   int `json:"max_batch"`
-		MaxStreams int `json:"max_streams"`
+		MaxBatch   int   `json:"max_batch"`
+		MaxStreams int   `json:"max_streams"`
+		MaxMemory  int64 `json:"max_memory_bytes"`
 	} `json:"limits"`
 }
 
@@ -432,7 +469,7 @@ func (s *Server) handleInfo(ctx *fasthttp.RequestCtx) {
 	info.DefaultMode = string(s.defaults.mode)
 	info.Profiles = s.profileNames()
 	info.DefaultProfile = s.defaults.profile
-	info.Limits.MaxBatch, info.Limits.MaxStreams = s.limits.maxBatch, s.limits.maxStreams
+	info.Limits.MaxBatch, info.Limits.MaxStreams, info.Limits.MaxMemory = s.limits.maxBatch, s.limits.maxStreams, s.limits.maxMemory
 	if withPlan {
 		ep, err := s.plans.get(keyOf(pq, pq.epoch))
 		var plan *sampler.RankPlan

@@ -188,6 +188,41 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestMemoryLimit: a stream whose batch buffers would pass MaxMemory gets 429 and a message
+// saying what it needs; closing a stream frees its share.
+func TestMemoryLimit(t *testing.T) {
+	fx := smallDataset(t)
+	perImage := int64(3 * testSize * testSize * 3) // three batches ahead, RGB
+	srv := startServer(t, fx.ds, Config{MaxMemory: 10 * perImage})
+	ctx := context.Background()
+	big, err := srv.client.Stream(ctx, StreamParams{Batch: 10, Epochs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := big.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.srv.reservedBytes(); got != 10*perImage {
+		t.Errorf("reserved %d bytes, want %d", got, 10*perImage)
+	}
+	_, err = srv.client.Stream(ctx, StreamParams{Batch: 1})
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Code != http.StatusTooManyRequests || !strings.Contains(he.Error(), "batch buffers") {
+		t.Errorf("stream past the memory limit: %v, want 429 naming the batch buffers", err)
+	}
+	big.Close()
+	waitFor(t, "the stream's buffers to be freed", func() bool { return srv.srv.reservedBytes() == 0 })
+	small, err := srv.client.Stream(ctx, StreamParams{Batch: 1})
+	if err != nil {
+		t.Fatalf("stream after the big one closed: %v", err)
+	}
+	small.Close()
+	info, err := srv.client.Info(ctx, 0, 0, "")
+	if err != nil || info.Limits.MaxMemory != 10*perImage {
+		t.Errorf("info limits %+v, %v; want max_memory_bytes %d", info.Limits, err, 10*perImage)
+	}
+}
+
 // rawStatus sends a hand-made request and returns the response's status code.
 func rawStatus(t *testing.T, url, request string) int {
 	t.Helper()
@@ -282,6 +317,7 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 	}{
 		{Config{Workers: -1}, "workers -1 is negative"},
 		{Config{MaxStreams: -2}, "max streams -2 is negative"},
+		{Config{MaxMemory: -1}, "max memory -1 is negative"},
 		{Config{Height: 4, Width: 4}, "image size 4x4 outside"},
 		{Config{Profile: "sharpen"}, `unknown profile "sharpen"`},
 		{Config{Profile: "/nonexistent/profile.yaml"}, "profile.yaml"},

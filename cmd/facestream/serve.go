@@ -28,6 +28,7 @@ func runServe(args []string) (err error) {
 	size := fs.Int("size", 112, "output image height and width")
 	maxBatch := fs.Int("max-batch", 4096, "largest batch a client may ask for")
 	maxStreams := fs.Int("max-streams", 64, "concurrent streams")
+	maxMemory := fs.Int("max-memory", 16384, "MiB the open streams' batch buffers may take together (each holds 3 batches)")
 	seed := fs.Uint64("seed-default", 0, "seed of a request that names none")
 	pos, err := parseExact(fs, args, "DATASET")
 	if err != nil {
@@ -36,7 +37,7 @@ func runServe(args []string) (err error) {
 	if *token == "" {
 		*token = os.Getenv("FACESTREAM_TOKEN")
 	}
-	for name, v := range map[string]int{"workers": *workers, "size": *size, "max-batch": *maxBatch, "max-streams": *maxStreams} {
+	for name, v := range map[string]int{"workers": *workers, "size": *size, "max-batch": *maxBatch, "max-streams": *maxStreams, "max-memory": *maxMemory} {
 		if v < 1 {
 			return fmt.Errorf("--%s=%d: want a positive number", name, v)
 		}
@@ -48,7 +49,7 @@ func runServe(args []string) (err error) {
 	defer closeDataset(ds, pos[0], &err)
 	srv, err := loader.NewServer(ds, loader.Config{
 		Height: *size, Width: *size, Workers: *workers, Profile: *profile, Token: *token,
-		MaxBatch: *maxBatch, MaxStreams: *maxStreams, Seed: *seed, Logger: slog.Default(),
+		MaxBatch: *maxBatch, MaxStreams: *maxStreams, MaxMemory: int64(*maxMemory) << 20, Seed: *seed, Logger: slog.Default(),
 	})
 	if err != nil {
 		return err
