@@ -16,7 +16,10 @@ import (
 	"github.com/facestream/facestream/offline/report"
 )
 
-const offlineUsage = `{run|embed|select|augment|equalize} DS --out EQ [--model M.onnx] [--config pipeline.yaml] [--work DIR] [--part i/N] [parameter flags]
+// offlineArgs is what every stage takes; offlineUsage adds the list of stages.
+const offlineArgs = `DS --out EQ [--model M.onnx] [--config pipeline.yaml] [--work DIR] [--part i/N] [parameter flags]`
+
+const offlineUsage = `{run|embed|select|augment|equalize} ` + offlineArgs + `
 
   run       every stage, skipping those whose outputs match their inputs and parameters
   embed     S2: embed every photo (--part i/N: one identity range, for parallel jobs)
@@ -57,11 +60,14 @@ func runOffline(args []string) error {
 // that were given, each over the one parameter it names.
 func parseOffline(args []string) (stage string, p *offline.Pipeline, part offline.Part, err error) {
 	if len(args) == 0 || (args[0] != "run" && args[0] != "embed" && args[0] != "select" && args[0] != "augment" && args[0] != "equalize") {
-		fmt.Fprintf(os.Stderr, "usage: facestream offline %s\n", offlineUsage)
+		fmt.Fprintf(os.Stderr, "usage: facestream offline %s\n\nflags: facestream offline STAGE -h\n", offlineUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return "", nil, part, flag.ErrHelp
+		}
 		return "", nil, part, fmt.Errorf("want a stage: run, embed, select, augment or equalize")
 	}
 	stage = args[0]
-	fs := newFlags("offline "+stage, offlineUsage)
+	fs := newFlags("offline "+stage, offlineArgs)
 	out := fs.String("out", "", "equalized dataset folder to write (required)")
 	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
 	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
