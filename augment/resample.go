@@ -220,38 +220,36 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 	}
 	simd := r.simd() && r.twoTap.build(r.offs, a.pairW[:n])
 	// Both kernels read past each output's first source byte (seven bytes, or the SIMD kernel's
-	// windows): rows too close to the end of src for that are copied to a scratch row first.
+	// windows): the rows from whole on are too close to the end of src for that, and go one at
+	// a time through a scratch copy.
 	reach := last + 7
 	if simd {
 		reach = max(reach, r.twoTap.reach)
 	}
-	rowAt := func(y int) []byte {
-		row := src[y*srcStride:]
-		if len(row) < reach {
-			r.tail = grow(r.tail, reach)
-			copy(r.tail, row)
-			row = r.tail
-		}
-		return row
+	whole := 0
+	if len(src) >= reach {
+		whole = min(rows, (len(src)-reach)/srcStride+1)
 	}
 	if simd {
-		// Rows whose reach lies inside src go in one call, the last ones through rowAt.
-		whole := 0
-		if len(src) >= reach {
-			whole = min(rows, (len(src)-reach)/srcStride+1)
-		}
 		r.twoTap.rows(dst, dstStride, src, srcStride, whole, r.offs, a.pairW[:n])
-		for y := whole; y < rows; y++ {
-			r.twoTap.rows(dst[y*dstStride:], dstStride, rowAt(y), srcStride, 1, r.offs, a.pairW[:n])
+	} else {
+		// Rows go in pairs, which share the loop and the table loads; a row without a partner
+		// is paired with itself (computed twice, written once).
+		for y := 0; y < whole; y += 2 {
+			y1 := min(y+1, whole-1)
+			resampleRowsTwoTap(dst[y*dstStride:y*dstStride+n*3], dst[y1*dstStride:y1*dstStride+n*3],
+				src[y*srcStride:], src[y1*srcStride:], r.offs, a.pairW[:n], first, last)
 		}
-		return
 	}
-	// Rows go in pairs, which share the loop and the table loads; a row without a partner is
-	// paired with itself (computed twice, written once).
-	for y := 0; y < rows; y += 2 {
-		y1 := min(y+1, rows-1)
-		resampleRowsTwoTap(dst[y*dstStride:y*dstStride+n*3], dst[y1*dstStride:y1*dstStride+n*3],
-			rowAt(y), rowAt(y1), r.offs, a.pairW[:n], first, last)
+	for y := whole; y < rows; y++ {
+		r.tail = grow(r.tail, reach)
+		copy(r.tail, src[y*srcStride:])
+		out := dst[y*dstStride : y*dstStride+n*3]
+		if simd {
+			r.twoTap.rows(out, dstStride, r.tail, srcStride, 1, r.offs, a.pairW[:n])
+		} else {
+			resampleRowsTwoTap(out, out, r.tail, r.tail, r.offs, a.pairW[:n], first, last)
+		}
 	}
 }
 

@@ -85,6 +85,10 @@ func (w *Worker) DecodeRGB(encoded []byte) (rgb []byte, width, height int, err e
 	return w.src[:width*height*3], width, height, nil
 }
 
+// maxKeptDecode bounds the decode buffer a worker keeps from one image to the next (a 2,364²
+// photo), so that one very large photo does not pin its pixels for the worker's lifetime.
+const maxKeptDecode = 16 << 20
+
 // sampleKey identifies the random stream of one sample.
 type sampleKey struct {
 	seed  uint64
@@ -96,6 +100,9 @@ type sampleKey struct {
 // the source size is known and lets TurboJPEG scale the decode down to what the crop needs;
 // it returns the decoded size, smaller than the source's after a scaled decode.
 func (w *Worker) decode(encoded []byte, key *sampleKey) (int, int, error) {
+	if cap(w.src) > maxKeptDecode { // the last photo was huge: let its pixels go
+		w.src = nil
+	}
 	format, err := sniffFormat(encoded)
 	if err != nil {
 		return 0, 0, err

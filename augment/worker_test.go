@@ -398,3 +398,19 @@ func TestNewDecoder(t *testing.T) {
 		t.Error("Process on a decode-only worker: no error")
 	}
 }
+
+// TestLargePhotoBufferReleased: a worker keeps no more than maxKeptDecode bytes of decode buffer
+// after a photo larger than that.
+func TestLargePhotoBufferReleased(t *testing.T) {
+	big := image.NewRGBA(image.Rect(0, 0, 2500, 2500)) // 18.75 MB as RGB
+	d := NewDecoder()
+	if _, _, _, err := d.DecodeRGB(encodeJPEG(t, big, 50)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := d.DecodeRGB(encodeJPEG(t, face(1, 64, 64), 90)); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(d.src); c > maxKeptDecode {
+		t.Errorf("decode buffer of %d bytes kept after a small photo, limit %d", c, maxKeptDecode)
+	}
+}

@@ -12,13 +12,17 @@ status=0
 check() {
 	local label=$1 pattern=$2 listing fused
 	shift 2
-	listing=$(env "$@" CGO_ENABLED=0 "$GO" build -gcflags=github.com/facestream/facestream/augment=-S -o /dev/null ./augment 2>&1)
+	if ! listing=$(env "$@" CGO_ENABLED=0 "$GO" build -gcflags=github.com/facestream/facestream/augment=-S -o /dev/null ./augment 2>&1); then
+		echo "check_fused: the $label build failed:" >&2
+		head -20 <<<"$listing" >&2
+		exit 2
+	fi
 	if ! grep -q STEXT <<<"$listing"; then
 		echo "check_fused: the $label build printed no assembly listing:" >&2
 		head -5 <<<"$listing" >&2
 		exit 2
 	fi
-	fused=$(grep -E "$pattern" <<<"$listing" | grep -oE "augment/[a-z_]+\.go:[0-9]+" | sort -u || true)
+	fused=$(grep -E "$pattern" <<<"$listing" | grep -oE "augment/[a-z0-9_]+\.go:[0-9]+" | sort -u || true)
 	if [[ -n $fused ]]; then
 		echo "check_fused: fused multiply-adds in the $label build of augment, at:" >&2
 		echo "$fused" >&2
