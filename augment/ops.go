@@ -4,7 +4,7 @@ import (
 	"math"
 	"unsafe"
 
-	"github.com/facestream/facestream/augment/internal/avx2"
+	"github.com/facestream/facestream/internal/avx2"
 )
 
 // colorParams are the drawn parameters of the fused colour pass, in gift's terms (the gift

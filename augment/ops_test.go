@@ -10,7 +10,7 @@ import (
 
 	"github.com/disintegration/gift"
 
-	"github.com/facestream/facestream/augment/internal/avx2"
+	"github.com/facestream/facestream/internal/avx2"
 )
 
 // Tolerances against gift, the reference formulation of every op:

@@ -5,7 +5,7 @@ import (
 	"math"
 	"unsafe"
 
-	"github.com/facestream/facestream/augment/internal/avx2"
+	"github.com/facestream/facestream/internal/avx2"
 )
 
 // axisWeights maps one source axis to n outputs: output i reads count[i] consecutive source

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"unsafe"
 
-	"github.com/facestream/facestream/augment/internal/avx2"
+	"github.com/facestream/facestream/internal/avx2"
 )
 
 // weightedRows computes out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for every i:

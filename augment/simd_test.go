@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/facestream/facestream/augment/internal/avx2"
+	"github.com/facestream/facestream/internal/avx2"
 )
 
 // The AVX2 kernels must give the SWAR kernels' bytes exactly: served samples may not depend on

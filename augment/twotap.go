@@ -1,6 +1,6 @@
 package augment
 
-import "github.com/facestream/facestream/augment/internal/avx2"
+import "github.com/facestream/facestream/internal/avx2"
 
 // twoTapTable drives the SIMD kernel of the two-tap horizontal pass (enlarging, the face
 // profile's crops). Output bytes go in groups of eight, two groups per step: each group reads

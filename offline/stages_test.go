@@ -16,38 +16,40 @@ import (
 	"github.com/facestream/facestream/offline/synth"
 )
 
+// normalize scales v to unit length.
+func normalize(v []float32) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	for i := range v {
+		v[i] = float32(float64(v[i]) / math.Sqrt(n))
+	}
+}
+
 // clusteredEmbeddings makes perClass photos for each of classes identities around random unit
 // directions (cosine to the direction about 0.9), and replaces the photos listed in outliers with
 // random directions: the shape of a cleanable set.
 func clusteredEmbeddings(classes, perClass, dim int, outliers map[int]bool) *embeddings {
 	rng := rand.New(rand.NewPCG(1, 2))
-	unit := func(v []float32) {
-		var n float64
-		for _, x := range v {
-			n += float64(x) * float64(x)
-		}
-		for i := range v {
-			v[i] = float32(float64(v[i]) / math.Sqrt(n))
-		}
-	}
 	e := &embeddings{dim: dim}
 	for c := range classes {
 		dir := make([]float32, dim)
 		for i := range dir {
 			dir[i] = float32(rng.NormFloat64())
 		}
-		unit(dir)
+		normalize(dir)
 		for k := range perClass {
 			v := make([]float32, dim)
 			for i := range v {
 				v[i] = float32(rng.NormFloat64())
 			}
-			unit(v)
+			normalize(v)
 			if !outliers[e.len()] {
 				for i := range v {
 					v[i] = 2*dir[i] + 0.1*v[i]*float32(k%3)
 				}
-				unit(v)
+				normalize(v)
 			}
 			e.ids = append(e.ids, int64(e.len()))
 			e.labels = append(e.labels, int32(c))

@@ -7,6 +7,9 @@ import "golang.org/x/sys/cpu"
 // Available reports whether the CPU runs these kernels.
 func Available() bool { return cpu.X86.HasAVX2 }
 
+// FMAAvailable reports whether the CPU runs Dots2x4 (AVX2 and FMA).
+func FMAAvailable() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+
 //go:noescape
 func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
 
@@ -18,6 +21,9 @@ func saturate(img *byte, blocks int, lut *uint32, sat2, keep, round int32, top u
 
 //go:noescape
 func grayscale(img *byte, blocks int, lumaR, lumaG, lumaB int32)
+
+//go:noescape
+func dots2x4(q0, q1, c *float32, d int, out *[8]float32)
 
 // WeightedRows sets out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for i below
 // len(out) rounded down to a multiple of 32, and returns that length. The weights must be
@@ -86,4 +92,15 @@ func Grayscale(img []byte, lumaR, lumaG, lumaB int32) int {
 	}
 	grayscale(&img[0], blocks, lumaR, lumaG, lumaB)
 	return 8 * blocks
+}
+
+// Dots2x4 sets out[k] to q0's dot product with centre row k and out[4+k] to q1's, for the four
+// rows of c (row k is c[k*d:(k+1)*d], d = len(q0)), in float32 with fused multiply-adds in eight
+// lanes summed at the end. d must be a positive multiple of 8.
+func Dots2x4(q0, q1, c []float32, out *[8]float32) {
+	d := len(q0)
+	if d == 0 || d%8 != 0 || len(q1) != d || len(c) < 4*d {
+		panic("avx2: Dots2x4 wants two rows of a positive multiple of 8 floats and four centre rows")
+	}
+	dots2x4(&q0[0], &q1[0], &c[0], d, out)
 }

@@ -237,3 +237,61 @@ gray:
 	JNZ     gray
 	VZEROUPPER
 	RET
+
+// func dots2x4(q0, q1, c *float32, d int, out *[8]float32)
+// Eight accumulators, one per (query, centre) pair, each eight float32 lanes wide.
+TEXT ·dots2x4(SB), NOSPLIT, $0-40
+	MOVQ q0+0(FP), SI
+	MOVQ q1+8(FP), DI
+	MOVQ c+16(FP), R8
+	MOVQ d+24(FP), CX
+	MOVQ out+32(FP), R9
+	SHLQ $2, CX              // a row in bytes
+	LEAQ (R8)(CX*1), R11     // centre rows 1, 2, 3
+	LEAQ (R11)(CX*1), R12
+	LEAQ (R12)(CX*1), R13
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ   AX, AX
+
+dot:
+	VMOVUPS     (SI)(AX*1), Y8
+	VMOVUPS     (DI)(AX*1), Y9
+	VMOVUPS     (R8)(AX*1), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VMOVUPS     (R11)(AX*1), Y10
+	VFMADD231PS Y10, Y8, Y1
+	VFMADD231PS Y10, Y9, Y5
+	VMOVUPS     (R12)(AX*1), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VMOVUPS     (R13)(AX*1), Y10
+	VFMADD231PS Y10, Y8, Y3
+	VFMADD231PS Y10, Y9, Y7
+	ADDQ        $32, AX
+	CMPQ        AX, CX
+	JLT         dot
+
+	// Sum each accumulator's lanes: two pairwise adds leave, per 128-bit lane, one partial sum
+	// per centre; adding the two halves gives the four dot products in order.
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (R9)
+	VHADDPS      Y5, Y4, Y4
+	VHADDPS      Y7, Y6, Y6
+	VHADDPS      Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS       X5, X4, X4
+	VMOVUPS      X4, 16(R9)
+	VZEROUPPER
+	RET
