@@ -43,31 +43,52 @@ func newPlanCache(pop *sampler.Population, capacity int, observe func(time.Durat
 
 // get returns the epoch plan of key, building it once however many streams ask at the same time.
 func (c *planCache) get(key planKey) (*sampler.Epoch, error) {
+	e, owner := c.entry(key)
+	if owner {
+		c.build(e)
+	}
+	<-e.ready
+	return e.epoch, e.err
+}
+
+// prefetch starts building the plan of key in the background unless the cache has it, so that
+// the streams reading the epoch before it need not wait at its end (a dataset-sized plan takes a
+// second or two to build). A failed build is reported to the stream that later asks for it.
+func (c *planCache) prefetch(key planKey) {
+	if e, owner := c.entry(key); owner {
+		go c.build(e)
+	}
+}
+
+// entry returns the cache's entry for key, marked most recently used; owner is true when it is
+// new, and the caller must build it.
+func (c *planCache) entry(key planKey) (e *planEntry, owner bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, e := range c.entries {
 		if e.key == key {
 			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
-			c.mu.Unlock()
-			<-e.ready
-			return e.epoch, e.err
+			return e, false
 		}
 	}
-	e := &planEntry{key: key, ready: make(chan struct{})}
+	e = &planEntry{key: key, ready: make(chan struct{})}
 	c.entries = append(c.entries, e)
 	if len(c.entries) > c.capacity {
 		c.entries = append(c.entries[:0], c.entries[1:]...)
 	}
-	c.mu.Unlock()
+	return e, true
+}
 
+// build builds e's plan, one build at a time, and marks it ready.
+func (c *planCache) build(e *planEntry) {
 	c.builds <- struct{}{}
 	start := time.Now()
 	e.epoch, e.err = sampler.Build(c.pop, sampler.Spec{
-		Mode: key.mode, Seed: key.seed, Epoch: key.epoch, EpochLen: key.epochLen, P: key.p, K: key.k,
+		Mode: e.key.mode, Seed: e.key.seed, Epoch: e.key.epoch, EpochLen: e.key.epochLen, P: e.key.p, K: e.key.k,
 	})
 	c.observe(time.Since(start))
 	<-c.builds
 	close(e.ready)
-	return e.epoch, e.err
 }
 
 // keyOf names the plan of pq's epoch. Only the fields a mode reads name its plan: stray values

@@ -157,6 +157,12 @@ func (s *stream) fill(b *slot) (bool, error) {
 		}
 		s.plan, s.epoch, s.nextPos = plan, next, 0
 	}
+	// Halfway through an epoch that another follows, have its plan built ahead (once: the
+	// batch that crosses the middle).
+	if half := s.plan.Len() / 2; s.nextPos <= half && half < s.nextPos+len(b.rows) &&
+		(q.epochs == 0 || s.epoch+1 < q.epoch+q.epochs) {
+		srv.plans.prefetch(keyOf(q.planQuery, s.epoch+1))
+	}
 	s.plan.Fill(s.nextPos, b.rows)
 	b.epoch = s.epoch
 	for i, row := range b.rows {

@@ -476,3 +476,40 @@ func TestShutdownCutsStalledStream(t *testing.T) {
 		}
 	}
 }
+
+// planEpochs lists the epochs of the plans the server's cache holds, built or being built.
+func planEpochs(srv *Server) []int {
+	srv.plans.mu.Lock()
+	defer srv.plans.mu.Unlock()
+	var out []int
+	for _, e := range srv.plans.entries {
+		out = append(out, e.key.epoch)
+	}
+	return out
+}
+
+// TestNextEpochPlanBuiltAhead: halfway through an epoch that another follows, the next epoch's
+// plan is built in the background; a stream of one epoch builds none.
+func TestNextEpochPlanBuiltAhead(t *testing.T) {
+	fx := smallDataset(t) // 200 photos: 20 batches of 10 per epoch
+	for _, tc := range []struct {
+		epochs int
+		want   []int
+	}{{1, []int{0}}, {3, []int{0, 1}}} {
+		// 512×512 images: a batch (7.5 MiB) outgrows the socket buffers, so the server runs at
+		// most a few batches ahead of the reader.
+		srv := startServer(t, fx.ds, Config{Height: 512, Width: 512})
+		sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 10, Epochs: tc.epochs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 12 { // past the middle, and with the batches made ahead still in epoch 0
+			if _, err := sr.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "the plans", func() bool { return slices.Equal(planEpochs(srv.srv), tc.want) })
+		sr.Close()
+		srv.stop(t)
+	}
+}
