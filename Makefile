@@ -6,7 +6,7 @@ PY := /usr/bin/python3
 ORT_LIB = $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.24.3
 export ONNXRUNTIME_SHARED_LIBRARY_PATH ?= $(ORT_LIB)
 
-.PHONY: setup build test demo bench static clean
+.PHONY: setup build test demo bench bench-augment static clean
 
 setup:
 	@bash scripts/setup.sh >/dev/null
@@ -28,6 +28,10 @@ demo: build
 
 bench: build
 	FACESTREAM_BIN=$(CURDIR)/$(BIN) bash bench/peer/run_peers.sh
+
+# The image pipeline alone: decode + `face` against tjbench's decode and torchvision, as JSON.
+bench-augment: build
+	FACESTREAM=$(CURDIR)/$(BIN) bash bench/peer/augment_compare.sh
 
 # A fully static binary (TurboJPEG linked in) for machines without Go, such as the GPU benchmark host.
 static: setup
