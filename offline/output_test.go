@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,21 @@ func TestCheckOutputRefusesForeignDatasets(t *testing.T) {
 		}
 		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "--force")) {
 			t.Errorf("%s (force %v): %v, want a refusal that mentions --force", tc.out, tc.force, err)
+		}
+	}
+}
+
+// TestWorkFolderApart: a work folder that is the output or the raw dataset is refused before
+// anything runs, since S4 and import rewrite those folders.
+func TestWorkFolderApart(t *testing.T) {
+	root := t.TempDir()
+	raw := filepath.Join(root, "raw")
+	writeTinyDataset(t, raw, arrowio.KindRaw, "/photos")
+	out := filepath.Join(root, "eq")
+	for _, work := range []string{out, raw} {
+		p := &Pipeline{Dataset: raw, Out: out, Work: work, Config: DefaultConfig()}
+		if err := p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "work folder") {
+			t.Errorf("--work %s: %v, want a refusal naming the work folder", work, err)
 		}
 	}
 }

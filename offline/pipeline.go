@@ -117,6 +117,10 @@ func (p *Pipeline) session(fn func(s *session) error) (err error) {
 	if s.dataset == s.out {
 		return fmt.Errorf("output folder %s is the raw dataset itself", p.Out)
 	}
+	if s.work == s.out || s.work == s.dataset {
+		return fmt.Errorf("work folder %s is the output or the raw dataset, which S4 and import rewrite: "+
+			"give another (the default is %s)", p.Work, filepath.Join(p.Out, ".work"))
+	}
 	if err := checkOutput(s.out, s.dataset, p.Force); err != nil {
 		return err
 	}

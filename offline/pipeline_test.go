@@ -151,6 +151,18 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 		t.Fatal("another seed wrote the same dataset")
 	}
 
+	// A threshold that moves no photo writes the same S2 files, but S3 reads the resolved t (its
+	// default a) and the report prints it: both rerun.
+	p, logs = pipeline(raw, out, fixtureModel)
+	p.Config.Seed = 2
+	p.Config.Select.T = "0.6500001"
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran, _ := stagesRan(logs.String()); !slices.Equal(ran, []string{"select", "augment", "equalize"}) {
+		t.Fatalf("a t change ran %v, want select, augment and equalize\n%s", ran, logs)
+	}
+
 	// Split jobs, merged by select and equalize, give the same dataset as one run.
 	split := filepath.Join(dir, "split")
 	p, logs = pipeline(raw, split, fixtureModel)

@@ -196,9 +196,12 @@ func hashFile(path string) (arrowio.FileInfo, error) {
 	return arrowio.FileInfo{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// outputsFingerprint identifies what a stage wrote, for the stages that read it.
+// outputsFingerprint identifies what a stage wrote, for the stages that read it: its outputs, and
+// also its own fingerprint and statistics, because later stages read those too (the resolved t,
+// the parameters the report shows) and a changed parameter may leave the files as they were.
 func (r *record) outputsFingerprint() string {
 	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", r.Fingerprint, r.Stats)
 	for _, o := range r.Outputs {
 		fmt.Fprintf(h, "%s %d %s\n", o.File, o.Bytes, o.SHA256)
 	}

@@ -151,8 +151,14 @@ type checked struct {
 // write validates the photos on all workers and appends the accepted ones in source order.
 func write(ctx context.Context, src source, w *arrowio.Writer, opts Options) (*Report, []arrowio.Class, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	results := validate(ctx, src, opts)
+	// On an early return the workers may still be reading src, which the caller closes next:
+	// stop them, and wait until they have (validate closes results after its workers end).
+	defer func() {
+		cancel()
+		for range results {
+		}
+	}()
 
 	names := src.Identities()
 	rep := &Report{

@@ -16,7 +16,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"golang.org/x/image/bmp"
@@ -440,6 +442,55 @@ func TestCancel(t *testing.T) {
 	}
 	if _, err := arrowio.Open(out); !errors.Is(err, arrowio.ErrNotDataset) {
 		t.Fatalf("a cancelled import left a dataset: %v", err)
+	}
+	goleak.VerifyNone(t)
+}
+
+// failingSource fails to read photo fail, and records a Read that comes after Close.
+type failingSource struct {
+	source
+	fail      int
+	closed    atomic.Bool
+	afterShut atomic.Int32
+}
+
+func (f *failingSource) Read(i int) ([]byte, error) {
+	if f.closed.Load() {
+		f.afterShut.Add(1)
+	}
+	time.Sleep(time.Millisecond) // keep reads in flight when the failure arrives
+	if i == f.fail {
+		return nil, errors.New("disk on fire")
+	}
+	return f.source.Read(i)
+}
+
+func (f *failingSource) Close() error {
+	f.closed.Store(true)
+	return f.source.Close()
+}
+
+// TestFatalReadStopsWorkersFirst: when a read fails for good, write returns only after its
+// workers stopped reading, so the caller may close the source.
+func TestFatalReadStopsWorkersFirst(t *testing.T) {
+	inner, err := openFolder(synthFolder(t, 60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &failingSource{source: inner, fail: 3}
+	w, err := arrowio.Create(filepath.Join(t.TempDir(), "ds"), arrowio.WriterOptions{Kind: arrowio.KindRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = write(context.Background(), src, w, Options{Workers: 4})
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("write: %v, want the read error", err)
+	}
+	w.Abort()
+	src.Close()
+	time.Sleep(20 * time.Millisecond)
+	if n := src.afterShut.Load(); n != 0 {
+		t.Errorf("%d reads after the source was closed", n)
 	}
 	goleak.VerifyNone(t)
 }

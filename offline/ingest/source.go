@@ -183,4 +183,8 @@ func (s *parquetSource) Read(i int) ([]byte, error) {
 	defer s.mu.Unlock()
 	return s.p.Image(s.rows[i])
 }
-func (s *parquetSource) Close() error { return s.p.Close() }
+func (s *parquetSource) Close() error {
+	s.mu.Lock() // not under a Read
+	defer s.mu.Unlock()
+	return s.p.Close()
+}
