@@ -286,6 +286,41 @@ func TestAbortLeavesNoDataset(t *testing.T) {
 	}
 }
 
+// TestWriteErrorStopsTheWriter: after a shard write fails, the rows of that batch are gone, so
+// the writer takes no more samples and Finish refuses to write a manifest that would count them.
+func TestWriteErrorStopsTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, WriterOptions{Kind: KindRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file where the shards folder should be: creating a shard fails, even for root.
+	if err := os.RemoveAll(filepath.Join(dir, "shards")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "shards"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var first error
+	for i := range batchRows {
+		if first = w.Append(&Sample{ID: int64(i), Label: 0, Image: []byte{1}}); first != nil {
+			break
+		}
+	}
+	if first == nil {
+		t.Fatal("a full batch was written where no shard can be created")
+	}
+	if err := w.Append(&Sample{ID: batchRows + 1, Label: 0}); err == nil || !strings.Contains(err.Error(), "earlier write failed") {
+		t.Errorf("append after a failed write: %v", err)
+	}
+	if _, err := w.Finish([]Class{{Label: 0, Identity: "a"}}); err == nil {
+		t.Error("finish after a failed write wrote a dataset")
+	}
+	if _, err := Open(dir); err == nil {
+		t.Error("a dataset opened after a failed write")
+	}
+}
+
 func TestAppendAndFinishRefuseBadInput(t *testing.T) {
 	w, err := Create(t.TempDir(), WriterOptions{Kind: KindRaw})
 	if err != nil {

@@ -317,7 +317,7 @@ func (p *ParquetImages) Image(row int64) ([]byte, error) {
 	if g != p.group {
 		if p.images != nil {
 			p.images.Release()
-			p.images = nil
+			p.images, p.group = nil, -1 // no group loaded until the read below succeeds
 		}
 		data, err := p.fr.RowGroup(g).Column(p.imageCol).Read(context.Background())
 		if err != nil {

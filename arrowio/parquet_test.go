@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -171,5 +172,71 @@ func TestParquetMissingColumns(t *testing.T) {
 	}
 	if _, err := OpenParquetImages(notParquet, "image", ""); err == nil || !strings.Contains(err.Error(), notParquet) {
 		t.Errorf("not a parquet file: %v", err)
+	}
+}
+
+// TestParquetDamagedRowGroup: a row group that fails to read is an error for its rows and
+// leaves the other groups readable.
+func TestParquetDamagedRowGroup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "two-groups.parquet")
+	sc := arrow.NewSchema([]arrow.Field{{Name: "image", Type: arrow.BinaryTypes.Binary}, {Name: "label", Type: arrow.PrimitiveTypes.Int32}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer b.Release()
+	for i := range 4 {
+		b.Field(0).(*array.BinaryBuilder).Append([]byte("photo bytes " + string(rune('a'+i))))
+		b.Field(1).(*array.Int32Builder).Append(int32(i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(2), parquet.WithDictionaryDefault(false))
+	w, err := pqarrow.NewFileWriter(sc, f, props, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Overwrite the page header of row group 1's image column.
+	r, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk, err := r.MetaData().RowGroup(1).ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := chunk.DataPageOffset()
+	r.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := off; i < off+8; i++ {
+		data[i] = 0xff
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := OpenParquetImages(path, "image", "label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, step := range []struct {
+		row     int64
+		wantErr bool
+	}{{0, false}, {2, true}, {0, false}, {1, false}, {3, true}} {
+		img, err := p.Image(step.row)
+		if (err != nil) != step.wantErr {
+			t.Fatalf("row %d: %q, %v; want an error: %v", step.row, img, err, step.wantErr)
+		}
 	}
 }

@@ -51,6 +51,7 @@ type Writer struct {
 	shardIndex int
 	lastID     int64
 	done       bool
+	failed     error // the first write error: the rows held may be lost, so nothing more is taken
 }
 
 // Create starts a dataset in dir. It refuses a folder that already holds a dataset unless
@@ -128,6 +129,9 @@ func (w *Writer) Append(s *Sample) error {
 	if w.done {
 		return errors.New("append: writer already finished")
 	}
+	if w.failed != nil {
+		return fmt.Errorf("append: an earlier write failed: %w", w.failed)
+	}
 	if s.ID <= w.lastID {
 		return fmt.Errorf("append sample %d: ids must increase (last %d)", s.ID, w.lastID)
 	}
@@ -146,7 +150,10 @@ func (w *Writer) Append(s *Sample) error {
 	w.batchN++
 	w.batchBytes += len(s.Image) + len(s.Source) + len(s.Recipe) + 40
 	if w.batchN >= batchRows || w.batchBytes >= batchBytes {
-		return w.flushBatch()
+		if err := w.flushBatch(); err != nil {
+			w.failed = err
+			return err
+		}
 	}
 	return nil
 }
@@ -213,6 +220,10 @@ func (w *Writer) closeShard() error {
 func (w *Writer) Finish(classes []Class) (*Manifest, error) {
 	if w.done {
 		return nil, errors.New("finish: writer already finished")
+	}
+	if w.failed != nil {
+		w.Abort()
+		return nil, fmt.Errorf("finish dataset %s: an earlier write failed: %w", w.dir, w.failed)
 	}
 	if len(classes) < len(w.perLabel) {
 		w.Abort()
