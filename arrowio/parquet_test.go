@@ -108,13 +108,19 @@ func writeForeignParquet(t *testing.T, path string, people []string) {
 		b.Field(0).(*array.StringBuilder).Append(p)
 		b.Field(1).(*array.BinaryBuilder).Append([]byte{byte(i)})
 	}
+	writeParquetRecord(t, path, b, nil)
+}
+
+// writeParquetRecord writes the rows built in b as a Parquet file (props nil: the defaults).
+func writeParquetRecord(t *testing.T, path string, b *array.RecordBuilder, props *parquet.WriterProperties) {
+	t.Helper()
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := pqarrow.NewFileWriter(sc, f, nil, pqarrow.DefaultWriterProps())
+	w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.DefaultWriterProps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,23 +192,7 @@ func TestParquetDamagedRowGroup(t *testing.T) {
 		b.Field(0).(*array.BinaryBuilder).Append([]byte("photo bytes " + string(rune('a'+i))))
 		b.Field(1).(*array.Int32Builder).Append(int32(i))
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(2), parquet.WithDictionaryDefault(false))
-	w, err := pqarrow.NewFileWriter(sc, f, props, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeParquetRecord(t, path, b, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(2), parquet.WithDictionaryDefault(false)))
 	// Overwrite the page header of row group 1's image column.
 	r, err := file.OpenParquetFile(path, false)
 	if err != nil {
