@@ -25,7 +25,7 @@ type planEntry struct {
 }
 
 // planCache keeps the few most recent epoch plans: all ranks of a job share them, and an epoch of
-// tens of millions of draws costs a hundred MB or more, so only a couple are kept. Streams hold
+// tens of millions of draws costs a hundred MB or more, so only a few are kept. Streams hold
 // the plans they use, so an evicted plan lives on as long as a stream reads it.
 type planCache struct {
 	pop      *sampler.Population
@@ -35,6 +35,8 @@ type planCache struct {
 
 	mu      sync.Mutex
 	entries []*planEntry // least recently used first
+	closed  bool         // no more prefetches (the server is shutting down)
+	pending sync.WaitGroup
 }
 
 func newPlanCache(pop *sampler.Population, capacity int, observe func(time.Duration)) *planCache {
@@ -55,9 +57,30 @@ func (c *planCache) get(key planKey) (*sampler.Epoch, error) {
 // the streams reading the epoch before it need not wait at its end (a dataset-sized plan takes a
 // second or two to build). A failed build is reported to the stream that later asks for it.
 func (c *planCache) prefetch(key planKey) {
-	if e, owner := c.entry(key); owner {
-		go c.build(e)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
 	}
+	c.pending.Add(1)
+	c.mu.Unlock()
+	e, owner := c.entry(key)
+	if !owner {
+		c.pending.Done()
+		return
+	}
+	go func() {
+		defer c.pending.Done()
+		c.build(e)
+	}()
+}
+
+// close stops prefetching and waits for the prefetches under way.
+func (c *planCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.pending.Wait()
 }
 
 // entry returns the cache's entry for key, marked most recently used; owner is true when it is

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/facestream/facestream/sampler"
 )
 
@@ -37,4 +39,33 @@ func TestPlanCacheIgnoresFieldsTheModeDoesNotRead(t *testing.T) {
 	if builds != 3 {
 		t.Fatalf("%d plans built, want 3: weighted epochs of other lengths are other plans", builds)
 	}
+}
+
+// TestPlanCachePrefetchEndsWithClose: close waits for a prefetch queued behind another build,
+// and a prefetch after close starts nothing.
+func TestPlanCachePrefetchEndsWithClose(t *testing.T) {
+	labels := make([]int32, 64)
+	c := newPlanCache(&sampler.Population{Labels: labels, NumClasses: 1}, 3, func(time.Duration) {})
+	c.builds <- struct{}{} // another build holds the slot
+	c.prefetch(planKey{mode: sampler.Uniform, epoch: 1})
+	closed := make(chan struct{})
+	go func() {
+		c.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("close returned with a prefetch still waiting to build")
+	case <-time.After(50 * time.Millisecond):
+	}
+	<-c.builds
+	<-closed
+	c.prefetch(planKey{mode: sampler.Uniform, epoch: 2})
+	c.mu.Lock()
+	n := len(c.entries)
+	c.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d plans after a prefetch following close, want the 1 from before", n)
+	}
+	goleak.VerifyNone(t)
 }

@@ -70,8 +70,9 @@ type Server struct {
 	reserved int64 // batch buffer bytes of the open streams (bufferBytes each)
 }
 
-// plansKept is how many epoch plans the server keeps (see planCache).
-const plansKept = 2
+// plansKept is how many epoch plans the server keeps (see planCache): a job's current epoch, the
+// next one built ahead, and one more for a second job or a late rank.
+const plansKept = 3
 
 // NewServer prepares to serve ds; it starts the worker pool, which Shutdown stops, and listens
 // nowhere yet.
@@ -197,6 +198,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		err = s.waitStreams(cutGrace)
 	}
+	s.plans.close()
 	s.pool.close()
 	if err != nil {
 		return fmt.Errorf("shut down: %w", err)

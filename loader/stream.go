@@ -151,6 +151,9 @@ func (s *stream) fill(b *slot) (bool, error) {
 		if q.epochs > 0 && next >= q.epoch+q.epochs {
 			return false, nil
 		}
+		if next > maxEpoch { // an endless stream ends with the last epoch number
+			return false, nil
+		}
 		plan, err := srv.plans.rank(q.planQuery, next)
 		if err != nil {
 			return false, fmt.Errorf("plan epoch %d: %w", next, err)
@@ -160,7 +163,7 @@ func (s *stream) fill(b *slot) (bool, error) {
 	// Halfway through an epoch that another follows, have its plan built ahead (once: the
 	// batch that crosses the middle).
 	if half := s.plan.Len() / 2; s.nextPos <= half && half < s.nextPos+len(b.rows) &&
-		(q.epochs == 0 || s.epoch+1 < q.epoch+q.epochs) {
+		s.epoch < maxEpoch && (q.epochs == 0 || s.epoch+1 < q.epoch+q.epochs) {
 		srv.plans.prefetch(keyOf(q.planQuery, s.epoch+1))
 	}
 	s.plan.Fill(s.nextPos, b.rows)

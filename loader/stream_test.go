@@ -513,3 +513,27 @@ func TestNextEpochPlanBuiltAhead(t *testing.T) {
 		srv.stop(t)
 	}
 }
+
+// TestEndlessStreamEndsAtTheLastEpoch: epoch numbers are int32 on the wire; an endless stream
+// that reaches the largest ends there, cleanly, rather than wrapping to a negative epoch.
+func TestEndlessStreamEndsAtTheLastEpoch(t *testing.T) {
+	fx := smallDataset(t) // 200 photos: 2 batches of 100 per epoch
+	srv := startServer(t, fx.ds, Config{})
+	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 100, Epoch: maxEpoch, Epochs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	for range 2 {
+		b, err := sr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Epoch != maxEpoch {
+			t.Fatalf("batch of epoch %d, want %d", b.Epoch, maxEpoch)
+		}
+	}
+	if b, err := sr.Next(); err != io.EOF {
+		t.Fatalf("after the last epoch: batch %v, err %v; want the end of the stream", b != nil, err)
+	}
+}

@@ -81,13 +81,17 @@ type TensorArray struct {
 	array.ExtensionArrayBase
 }
 
-// Bytes are the tensors of all rows back to back, row-major: zero-copy.
+// Bytes are the tensors of all rows back to back, row-major: zero-copy. It is nil when the
+// values are shorter than the rows say (a malformed stream), which a length check then reports.
 func (a *TensorArray) Bytes() []byte {
 	list := a.Storage().(*array.FixedSizeList)
 	values := list.ListValues().(*array.Uint8).Uint8Values()
 	size := int(list.DataType().(*arrow.FixedSizeListType).Len())
-	off := list.Offset() * size
-	return values[off : off+list.Len()*size]
+	off, end := list.Offset()*size, (list.Offset()+list.Len())*size
+	if off < 0 || end > len(values) {
+		return nil
+	}
+	return values[off:end]
 }
 
 // registerTensorType makes arrow-go's IPC reader decode the extension as TensorType. The

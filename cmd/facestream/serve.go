@@ -46,7 +46,12 @@ func runServe(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeDataset(ds, pos[0], &err)
+	streamsLeft := false // streams that would not stop may still read the dataset: keep it mapped
+	defer func() {
+		if !streamsLeft {
+			closeDataset(ds, pos[0], &err)
+		}
+	}()
 	srv, err := loader.NewServer(ds, loader.Config{
 		Height: *size, Width: *size, Workers: *workers, Profile: *profile, Token: *token,
 		MaxBatch: *maxBatch, MaxStreams: *maxStreams, MaxMemory: int64(*maxMemory) << 20, Seed: *seed, Logger: slog.Default(),
@@ -75,5 +80,7 @@ func runServe(args []string) (err error) {
 	slog.Info("shutting down", "grace", shutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return errors.Join(srv.Shutdown(shutCtx), <-served)
+	shutErr := srv.Shutdown(shutCtx)
+	streamsLeft = shutErr != nil // the process ends next, unmapping it anyway
+	return errors.Join(shutErr, <-served)
 }
