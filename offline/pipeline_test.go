@@ -314,8 +314,13 @@ func checkEqualized(t *testing.T, rawDir, eqDir string) {
 	}
 	defer f.Close()
 	lines, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(lines)-1 != removed || !slices.Equal(lines[0], []string{"source", "identity", "cosine"}) {
+	if err != nil || len(lines)-1 != removed || !slices.Equal(lines[0], []string{"source", "identity", "cosine", "reason"}) {
 		t.Fatalf("removed.csv: %d lines, %v; want a header and %d photos", len(lines), err, removed)
+	}
+	for _, line := range lines[1:] {
+		if line[3] != belowT.String() && line[3] != nearerOther.String() {
+			t.Fatalf("removed.csv: photo %s removed for %q", line[0], line[3])
+		}
 	}
 	for _, name := range []string{"report/report.json", "report/report.html", centersNPY, centersArrow, eqEmbeddings} {
 		if _, err := os.Stat(filepath.Join(eqDir, name)); err != nil {

@@ -61,24 +61,30 @@ func (s *session) embed(part Part) (*record, error) {
 			out.ids[i], out.labels[i] = s.ds.ID(row), s.ds.Label(row)
 		}
 		progress, done := s.bar(len(rows), "S2 embed", "img")
-		err = e.Embed(len(rows), func(i int) []byte { return s.ds.Image(rows[i]) }, out.emb, progress)
+		skipped, err := e.EmbedOrSkip(len(rows), func(i int) []byte { return s.ds.Image(rows[i]) }, out.emb, progress)
 		done()
 		if err != nil {
 			return nil, nil, fmt.Errorf("embed photos of identities %d..%d: %w", lo, hi-1, err)
+		}
+		// A photo that does not decode (the import checked its header only) keeps a zero
+		// embedding, which select removes and lists.
+		for _, sk := range skipped {
+			s.log.Warn("photo does not decode: select will remove it", "source", s.ds.Source(rows[sk.Index]), "err", sk.Err)
 		}
 		rel := embeddingsFile(part)
 		if err := writeEmbeddings(filepath.Join(s.work, rel), out); err != nil {
 			return nil, nil, err
 		}
-		return []string{rel}, struct{ Photos, Dim int }{len(rows), e.Dim()}, nil
+		return []string{rel}, struct{ Photos, Dim, Undecodable int }{len(rows), e.Dim(), len(skipped)}, nil
 	})
 }
 
 // selectStats is what S2's selection records for the report.
 type selectStats struct {
-	T       float64 `json:"t"`
-	Kept    int     `json:"kept"`
-	Removed int     `json:"removed"`
+	T           float64 `json:"t"`
+	Kept        int     `json:"kept"`
+	Removed     int     `json:"removed"`
+	Undecodable int     `json:"undecodable,omitempty"` // of the removed
 }
 
 func (s *session) selectSpec(embedded []*record) *stageSpec {
@@ -105,10 +111,14 @@ func (s *session) selectStage(count int) (*record, error) {
 			return nil, nil, err
 		}
 		st := selectStats{T: sel.t}
-		for _, b := range sel.base {
-			if b {
+		for i, b := range sel.base {
+			switch {
+			case b:
 				st.Kept++
-			} else {
+			case sel.why[i] == undecodable:
+				st.Undecodable++
+				fallthrough
+			default:
 				st.Removed++
 			}
 		}
@@ -192,7 +202,7 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"source", "identity", "cosine"}) // errors of a bytes.Buffer writer surface at Flush
+	_ = w.Write([]string{"source", "identity", "cosine", "reason"}) // errors of a bytes.Buffer writer surface at Flush
 	for i, id := range all.ids {
 		if sel.base[i] {
 			continue
@@ -201,7 +211,8 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		if !ok {
 			return fmt.Errorf("embedded photo %d is not in the dataset", id)
 		}
-		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity, strconv.FormatFloat(float64(sel.cosine[i]), 'f', 4, 32)})
+		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity,
+			strconv.FormatFloat(float64(sel.cosine[i]), 'f', 4, 32), sel.why[i].String()})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

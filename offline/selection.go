@@ -18,8 +18,23 @@ type selection struct {
 	centers []float32 // classes × dim, L2-normalised (zero for an identity without photos)
 	cosine  []float32 // per embeddings row
 	base    []bool    // per embeddings row
+	why     []removal // per embeddings row outside the base: why it is out
 	t       float64   // the threshold t resolved to an absolute cosine
 	scalar  bool      // the portable dot products even where AVX2 and FMA run (tests compare)
+}
+
+// removal says why S2 left a photo out of the base.
+type removal uint8
+
+const (
+	inBase      removal = iota
+	belowT              // cosine to its centre at most t, and not among keep_min rescued
+	nearerOther         // nearer another identity's centre than its own
+	undecodable         // the photo does not decode: its embedding is zero
+)
+
+func (r removal) String() string {
+	return [...]string{"", "cosine at most t", "nearer another identity", "does not decode"}[r]
 }
 
 // selectBase computes S2 on embeddings e of photos of classes identities.
@@ -30,7 +45,8 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 		}
 	}
 	byClass := rowsByClass(e.labels, classes)
-	s := &selection{dim: e.dim, cosine: make([]float32, e.len()), base: make([]bool, e.len())}
+	s := &selection{dim: e.dim, cosine: make([]float32, e.len()), base: make([]bool, e.len()),
+		why: make([]removal, e.len())}
 	s.centers = centres(e, byClass, nil)
 	if err := s.score(e, byClass, cfg); err != nil {
 		return nil, err
@@ -50,41 +66,73 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 // marks the base: cosine > t, plus each identity's keep_min best photos. With cfg.Nearest, the
 // photos the centre cannot vouch for, those keep_min would rescue and all photos of an identity of
 // at most keep_min photos (whose centre an intruder pulls halfway to itself), must also be nearer
-// their own centre than any other identity's; an identity keeps at least its best photo.
+// their own centre than any other identity's; an identity keeps at least its best photo. Photos
+// that did not decode (zero embeddings) are out, and count for nothing.
 func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) error {
+	decoded := make([]float64, 0, e.len()) // the cosines t is resolved on
 	for i := range e.len() {
 		s.cosine[i] = dot(e.row(i), s.center(int(e.labels[i])))
+		if s.why[i] = inBase; isZero(e.row(i)) {
+			s.why[i] = undecodable
+		} else {
+			decoded = append(decoded, float64(s.cosine[i]))
+		}
 	}
-	t, err := cfg.T.Resolve(sortedFloat64(s.cosine), nil)
+	slices.Sort(decoded)
+	t, err := cfg.T.Resolve(decoded, nil)
 	if err != nil {
 		return fmt.Errorf("t: %w", err)
 	}
 	s.t = t
+	photos := make([]int, len(byClass)) // per identity, its photos that decoded
+	for i, l := range e.labels {
+		if s.why[i] != undecodable {
+			photos[l]++
+		}
+	}
 	var foreign []bool
 	if cfg.Nearest {
 		foreign = s.nearerElsewhere(e, func(i int) bool {
-			return float64(s.cosine[i]) <= t || len(byClass[e.labels[i]]) <= cfg.KeepMin
+			return s.why[i] != undecodable && (float64(s.cosine[i]) <= t || photos[e.labels[i]] <= cfg.KeepMin)
 		})
 	}
-	for _, rows := range byClass {
+	for c, rows := range byClass {
 		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(s.cosine[b], s.cosine[a]) })
-		small := len(rows) <= cfg.KeepMin
-		kept := 0
+		small := photos[c] <= cfg.KeepMin
+		kept, best := 0, -1
 		for _, i := range rows {
-			pass := float64(s.cosine[i]) > t
-			s.base[i] = pass || kept < cfg.KeepMin
-			if s.base[i] && cfg.Nearest && (small || !pass) && foreign[i] {
-				s.base[i] = false
+			if s.base[i] = false; s.why[i] == undecodable {
+				continue
 			}
-			if s.base[i] {
+			if best < 0 {
+				best = i
+			}
+			pass := float64(s.cosine[i]) > t
+			switch {
+			case !pass && kept >= cfg.KeepMin:
+				s.why[i] = belowT
+			case cfg.Nearest && (small || !pass) && foreign[i]:
+				s.why[i] = nearerOther
+			default:
+				s.base[i] = true
 				kept++
 			}
 		}
-		if kept == 0 && cfg.KeepMin > 0 && len(rows) > 0 {
-			s.base[rows[0]] = true // the check never empties an identity keep_min protects
+		if kept == 0 && cfg.KeepMin > 0 && best >= 0 {
+			s.base[best], s.why[best] = true, inBase // the check never empties an identity keep_min protects
 		}
 	}
 	return nil
+}
+
+// isZero reports whether every value of v is zero.
+func isZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *selection) center(c int) []float32 { return s.centers[c*s.dim : (c+1)*s.dim] }

@@ -136,6 +136,55 @@ func TestSelectNearest(t *testing.T) {
 	}
 }
 
+// TestSelectSkipsUndecodable: photos with zero embeddings (they did not decode) are out of the base
+// for that reason, and the other photos are judged as if they were not there at all.
+func TestSelectSkipsUndecodable(t *testing.T) {
+	outliers := map[int]bool{3: true, 11: true, 25: true}
+	e := clusteredEmbeddings(6, 8, 32, outliers)
+	zero := map[int]bool{2: true, 11: true, 17: true}
+	for i := 40; i < 48; i++ { // identity 5 decodes not at all
+		zero[i] = true
+	}
+	rest := &embeddings{dim: e.dim}
+	for i := range e.len() {
+		if zero[i] {
+			clear(e.row(i))
+			continue
+		}
+		rest.ids, rest.labels = append(rest.ids, e.ids[i]), append(rest.labels, e.labels[i])
+		rest.emb = append(rest.emb, e.row(i)...)
+	}
+	for _, cfg := range []SelectConfig{{T: "0.65", KeepMin: 3, Nearest: true}, {T: "p20", KeepMin: 2, Robust: true}} {
+		sel, err := selectBase(e, 6, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := selectBase(rest, 6, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.t != ref.t {
+			t.Errorf("%+v: t %v, %v without the undecodable photos", cfg, sel.t, ref.t)
+		}
+		k := 0
+		for i := range e.len() {
+			if zero[i] {
+				if sel.base[i] || sel.why[i] != undecodable {
+					t.Errorf("%+v: undecodable photo %d: base %v, why %q", cfg, i, sel.base[i], sel.why[i])
+				}
+				continue
+			}
+			if sel.base[i] != ref.base[k] || sel.why[i] != ref.why[k] {
+				t.Errorf("%+v: photo %d: base %v (%q), %v (%q) without the undecodable photos", cfg, i, sel.base[i], sel.why[i], ref.base[k], ref.why[k])
+			}
+			if !sel.base[i] && sel.why[i] == inBase {
+				t.Errorf("%+v: photo %d is out of the base without a reason", cfg, i)
+			}
+			k++
+		}
+	}
+}
+
 func countTrue(v []bool) int {
 	n := 0
 	for _, x := range v {

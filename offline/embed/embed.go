@@ -3,6 +3,7 @@
 package embed
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -219,12 +221,44 @@ func (e *Embedder) String() string {
 // called from one goroutine as batches complete (may be nil). An image that does not decode stops
 // the call with an error naming its index.
 func (e *Embedder) Embed(n int, image func(i int) []byte, out []float32, progress func(done int)) error {
-	return e.embed(n, func(d *decoder, i int) ([]byte, error) {
+	return e.embed(n, decodeWith(image), out, progress, nil)
+}
+
+// Skipped is an image EmbedOrSkip could not decode; its output row is zero.
+type Skipped struct {
+	Index int
+	Err   error
+}
+
+// EmbedOrSkip is Embed for photos that may not decode (a dataset imported without --verify
+// checks headers only): such a photo gets a zero row instead of stopping the call, and is
+// listed, in index order.
+func (e *Embedder) EmbedOrSkip(n int, image func(i int) []byte, out []float32, progress func(done int)) ([]Skipped, error) {
+	var mu sync.Mutex
+	var skipped []Skipped
+	err := e.embed(n, decodeWith(image), out, progress, func(i int, err error) {
+		mu.Lock()
+		skipped = append(skipped, Skipped{i, err})
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(skipped, func(a, b Skipped) int { return cmp.Compare(a.Index, b.Index) })
+	for _, s := range skipped {
+		clear(out[s.Index*e.sig.dim : (s.Index+1)*e.sig.dim])
+	}
+	return skipped, nil
+}
+
+// decodeWith decodes image(i) at the model's input size with a worker's decoder.
+func decodeWith(image func(i int) []byte) func(d *decoder, i int) ([]byte, error) {
+	return func(d *decoder, i int) ([]byte, error) {
 		if err := d.worker.Process(image(i), 0, 0, int64(i), d.pixels); err != nil {
 			return nil, err
 		}
 		return d.pixels, nil
-	}, out, progress)
+	}
 }
 
 // EmbedRGB is Embed for images already decoded at the model's input size: rgb(i) returns
@@ -237,12 +271,14 @@ func (e *Embedder) EmbedRGB(n int, rgb func(i int) []byte, out []float32, progre
 			return nil, fmt.Errorf("%d bytes of pixels, want %d (%dx%d RGB)", len(p), e.imageFloats(), e.sig.height, e.sig.width)
 		}
 		return p, nil
-	}, out, progress)
+	}, out, progress, nil)
 }
 
 // embed runs the pipeline; pixels(d, i) gives image i's RGB pixels, using worker d's decoder and
-// buffer if it needs them.
-func (e *Embedder) embed(n int, pixels func(d *decoder, i int) ([]byte, error), out []float32, progress func(done int)) error {
+// buffer if it needs them. An image pixels fails on stops the call, or with skip, is reported to
+// skip (from any worker goroutine) and runs as a blank input.
+func (e *Embedder) embed(n int, pixels func(d *decoder, i int) ([]byte, error), out []float32, progress func(done int),
+	skip func(i int, err error)) error {
 	if len(out) < n*e.sig.dim {
 		return fmt.Errorf("embed %d images: output has %d floats, want %d (%d per image)", n, len(out), n*e.sig.dim, e.sig.dim)
 	}
@@ -297,11 +333,16 @@ func (e *Embedder) embed(n int, pixels func(d *decoder, i int) ([]byte, error), 
 					continue // drain: another goroutine failed
 				}
 				i := j.slot.start + j.row
-				rgb, err := pixels(d, i)
-				if err != nil {
+				input := j.slot.input[j.row*e.imageFloats() : (j.row+1)*e.imageFloats()]
+				switch rgb, err := pixels(d, i); {
+				case err == nil:
+					e.fill(input, rgb)
+				case skip != nil:
+					skip(i, err)
+					clear(input)
+				default:
 					return fmt.Errorf("embed image %d: %w", i, err)
 				}
-				e.fill(j.slot.input[j.row*e.imageFloats():(j.row+1)*e.imageFloats()], rgb)
 				if j.slot.remaining.Add(-1) == 0 {
 					filled <- j.slot // never blocks: it has room for every slot
 				}

@@ -211,6 +211,40 @@ func TestEmbedErrors(t *testing.T) {
 	}
 }
 
+// TestEmbedOrSkip: photos that do not decode get zero rows and are listed; the others embed as
+// they do alone.
+func TestEmbedOrSkip(t *testing.T) {
+	images, _ := fixtureImages(t)
+	e := openFixture(t, "nchw128.onnx", Options{Batch: 2, Workers: 2})
+	want := make([]float32, len(images)*e.Dim())
+	if err := e.Embed(len(images), func(i int) []byte { return images[i] }, want, nil); err != nil {
+		t.Fatal(err)
+	}
+	broken := map[int]bool{1: true, 4: true}
+	got := make([]float32, len(images)*e.Dim())
+	skipped, err := e.EmbedOrSkip(len(images), func(i int) []byte {
+		if broken[i] {
+			return images[i][:len(images[i])/3] // a truncated photo: its header still reads
+		}
+		return images[i]
+	}, got, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 2 || skipped[0].Index != 1 || skipped[1].Index != 4 || skipped[0].Err == nil {
+		t.Fatalf("skipped %+v, want photos 1 and 4 with their errors", skipped)
+	}
+	d := e.Dim()
+	for i := range images {
+		row, ref := got[i*d:(i+1)*d], want[i*d:(i+1)*d]
+		for k := range row {
+			if broken[i] && row[k] != 0 || !broken[i] && math.Abs(float64(row[k]-ref[k])) > 1e-5 {
+				t.Fatalf("photo %d (broken %v): value %d is %v, want %v", i, broken[i], k, row[k], ref[k])
+			}
+		}
+	}
+}
+
 func TestCloseSharesTheEnvironment(t *testing.T) {
 	images, want := fixtureImages(t)
 	embedOne := func(e *Embedder) error {
