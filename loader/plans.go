@@ -106,12 +106,20 @@ func (c *planCache) entry(key planKey) (e *planEntry, owner bool) {
 func (c *planCache) build(e *planEntry) {
 	c.builds <- struct{}{}
 	start := time.Now()
-	e.epoch, e.err = sampler.Build(c.pop, sampler.Spec{
-		Mode: e.key.mode, Seed: e.key.seed, Epoch: e.key.epoch, EpochLen: e.key.epochLen, P: e.key.p, K: e.key.k,
-	})
+	e.epoch, e.err = sampler.Build(c.pop, e.key.spec())
 	c.observe(time.Since(start))
 	<-c.builds
 	close(e.ready)
+}
+
+// spec is what sampler.Build takes for the plan key names.
+func (k planKey) spec() sampler.Spec {
+	return sampler.Spec{Mode: k.mode, Seed: k.seed, Epoch: k.epoch, EpochLen: k.epochLen, P: k.p, K: k.k}
+}
+
+// shape is the length and batch rule of pq's epoch, computed without building the plan.
+func (c *planCache) shape(pq planQuery) (sampler.Shape, error) {
+	return sampler.ShapeOf(c.pop, keyOf(pq, pq.epoch).spec())
 }
 
 // keyOf names the plan of pq's epoch. Only the fields a mode reads name its plan: stray values

@@ -473,17 +473,18 @@ func (s *Server) handleInfo(ctx *fasthttp.RequestCtx) {
 	info.DefaultProfile = s.defaults.profile
 	info.Limits.MaxBatch, info.Limits.MaxStreams, info.Limits.MaxMemory = s.limits.maxBatch, s.limits.maxStreams, s.limits.maxMemory
 	if withPlan {
-		ep, err := s.plans.get(keyOf(pq, pq.epoch))
-		var plan *sampler.RankPlan
+		// The plan's shape, not the plan: no build for a question about counts.
+		shape, err := s.plans.shape(pq)
+		var batches int
 		if err == nil {
-			plan, err = ep.Rank(pq.world, 0, pq.batch, pq.pad)
+			batches, err = shape.RankBatches(pq.world, 0, pq.batch, pq.pad)
 		}
 		if err != nil {
 			s.failParam(ctx, badf("%v", err))
 			return
 		}
 		info.Plan = &InfoPlan{World: pq.world, Batch: pq.batch, Mode: string(pq.mode), Epoch: pq.epoch,
-			EpochLen: ep.Len(), BatchesPerRank: plan.Batches(), Remainder: "drop"}
+			EpochLen: shape.Len, BatchesPerRank: batches, Remainder: "drop"}
 		if pq.pad {
 			info.Plan.Remainder = "pad"
 		}

@@ -266,6 +266,9 @@ func TestInfo(t *testing.T) {
 	if info.Plan == nil || *info.Plan != want {
 		t.Errorf("plan %+v, want %+v", info.Plan, want)
 	}
+	if plans := planEpochs(srv.srv); len(plans) != 0 {
+		t.Errorf("info built plans for epochs %v; its counts need none", plans)
+	}
 	if info.Limits.MaxBatch != 512 || info.Limits.MaxStreams != 7 {
 		t.Errorf("limits %+v", info.Limits)
 	}

@@ -72,6 +72,18 @@ func indexClasses(pop *Population) *classIndex {
 	return idx
 }
 
+// countClasses is indexClasses without the rows: enough for quotas, not for fill.
+func countClasses(pop *Population) *classIndex {
+	start := make([]int32, pop.NumClasses+1)
+	for _, l := range pop.Labels {
+		start[l+1]++
+	}
+	for c := range pop.NumClasses {
+		start[c+1] += start[c]
+	}
+	return &classIndex{start: start}
+}
+
 func (x *classIndex) classes() int { return len(x.start) - 1 }
 
 func (x *classIndex) size(c int) int { return int(x.start[c+1] - x.start[c]) }

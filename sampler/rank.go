@@ -19,26 +19,9 @@ type RankPlan struct {
 // with pad, the last batches wrap around to the start of the epoch instead, so
 // every draw is served at least once.
 func (e *Epoch) Rank(world, rank, batch int, pad bool) (*RankPlan, error) {
-	n := len(e.order)
-	switch {
-	case world < 1:
-		return nil, fmt.Errorf("world size %d, want >= 1", world)
-	case rank < 0 || rank >= world:
-		return nil, fmt.Errorf("rank %d outside 0..%d of world %d", rank, world-1, world)
-	case batch < 1:
-		return nil, fmt.Errorf("batch size %d, want >= 1", batch)
-	case batch > n:
-		return nil, fmt.Errorf("batch size %d exceeds the epoch's %d draws", batch, n)
-	case e.batch != 0 && batch != e.batch:
-		return nil, fmt.Errorf("%s epoch has batches of P*K=%d, not %d", e.mode, e.batch, batch)
-	}
-	stride := batch * world // draws per round of one batch for every rank
-	batches := n / stride
-	if pad {
-		batches = (n + stride - 1) / stride
-	}
-	if batches == 0 {
-		return nil, fmt.Errorf("epoch of %d draws has no full batch of %d for each of %d ranks (pad wraps around)", n, batch, world)
+	batches, err := Shape{Mode: e.mode, Len: len(e.order), Batch: e.batch}.RankBatches(world, rank, batch, pad)
+	if err != nil {
+		return nil, err
 	}
 	return &RankPlan{order: e.order, world: world, rank: rank, batch: batch, batches: batches, pad: pad}, nil
 }
