@@ -352,7 +352,7 @@ func (p *ParquetImages) Image(row int64) ([]byte, error) {
 func (p *ParquetImages) Close() error {
 	if p.images != nil {
 		p.images.Release()
-		p.images = nil
+		p.images, p.group = nil, -1
 	}
 	return p.f.Close()
 }

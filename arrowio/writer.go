@@ -54,6 +54,9 @@ type Writer struct {
 	failed     error // the first write error: the rows held may be lost, so nothing more is taken
 }
 
+// ClearedNames are the files and folders of a dataset folder that Create deletes first.
+func ClearedNames() []string { return []string{"shards", "classes.arrow", "embeddings", "report"} }
+
 // Create starts a dataset in dir. It refuses a folder that already holds a dataset unless
 // opts.Force is set, in which case the old manifest goes first so no reader ever accepts a mix.
 func Create(dir string, opts WriterOptions) (*Writer, error) {
@@ -77,7 +80,7 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 		}
 	}
 	// Whatever a crashed or replaced writer left is no dataset without its manifest; clear it.
-	for _, name := range []string{"shards", "classes.arrow", "embeddings", "report"} {
+	for _, name := range ClearedNames() {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return nil, fmt.Errorf("clear %s: %w", filepath.Join(dir, name), err)
 		}

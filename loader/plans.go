@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ func newPlanCache(pop *sampler.Population, capacity int, observe func(time.Durat
 func (c *planCache) get(key planKey) (*sampler.Epoch, error) {
 	e, owner := c.entry(key)
 	if owner {
-		c.build(e)
+		c.build(e, false)
 	}
 	<-e.ready
 	return e.epoch, e.err
@@ -71,7 +72,7 @@ func (c *planCache) prefetch(key planKey) {
 	}
 	go func() {
 		defer c.pending.Done()
-		c.build(e)
+		c.build(e, true)
 	}()
 }
 
@@ -102,12 +103,20 @@ func (c *planCache) entry(key planKey) (e *planEntry, owner bool) {
 	return e, true
 }
 
-// build builds e's plan, one build at a time, and marks it ready.
-func (c *planCache) build(e *planEntry) {
+// build builds e's plan, one build at a time, and marks it ready. A prefetch that gets its turn
+// after close gives up: shutdown waits for prefetches, and each build takes a second or two.
+func (c *planCache) build(e *planEntry, prefetch bool) {
 	c.builds <- struct{}{}
-	start := time.Now()
-	e.epoch, e.err = sampler.Build(c.pop, e.key.spec())
-	c.observe(time.Since(start))
+	c.mu.Lock()
+	skip := prefetch && c.closed
+	c.mu.Unlock()
+	if skip {
+		e.err = errors.New("plan not built: the server is shutting down")
+	} else {
+		start := time.Now()
+		e.epoch, e.err = sampler.Build(c.pop, e.key.spec())
+		c.observe(time.Since(start))
+	}
 	<-c.builds
 	close(e.ready)
 }

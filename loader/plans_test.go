@@ -45,7 +45,8 @@ func TestPlanCacheIgnoresFieldsTheModeDoesNotRead(t *testing.T) {
 // and a prefetch after close starts nothing.
 func TestPlanCachePrefetchEndsWithClose(t *testing.T) {
 	labels := make([]int32, 64)
-	c := newPlanCache(&sampler.Population{Labels: labels, NumClasses: 1}, 3, func(time.Duration) {})
+	built := 0
+	c := newPlanCache(&sampler.Population{Labels: labels, NumClasses: 1}, 3, func(time.Duration) { built++ })
 	c.builds <- struct{}{} // another build holds the slot
 	c.prefetch(planKey{mode: sampler.Uniform, epoch: 1})
 	closed := make(chan struct{})
@@ -60,6 +61,9 @@ func TestPlanCachePrefetchEndsWithClose(t *testing.T) {
 	}
 	<-c.builds
 	<-closed
+	if built != 0 {
+		t.Errorf("a prefetch queued before close built its plan after it (%d builds)", built)
+	}
 	c.prefetch(planKey{mode: sampler.Uniform, epoch: 2})
 	c.mu.Lock()
 	n := len(c.entries)

@@ -63,10 +63,15 @@ func TestWorkFolderApart(t *testing.T) {
 	raw := filepath.Join(root, "raw")
 	writeTinyDataset(t, raw, arrowio.KindRaw, "/photos")
 	out := filepath.Join(root, "eq")
-	for _, work := range []string{out, raw} {
+	for _, work := range []string{out, raw, filepath.Join(raw, "w"), filepath.Join(out, "report"), filepath.Join(out, "embeddings", "w")} {
 		p := &Pipeline{Dataset: raw, Out: out, Work: work, Config: DefaultConfig()}
 		if err := p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "work folder") {
 			t.Errorf("--work %s: %v, want a refusal naming the work folder", work, err)
+		}
+	}
+	for _, work := range []string{filepath.Join(out, ".work"), filepath.Join(out, "scratch"), filepath.Join(root, "w")} {
+		if err := checkWorkFolder(work, out, raw); err != nil {
+			t.Errorf("--work %s: %v", work, err)
 		}
 	}
 }

@@ -117,9 +117,8 @@ func (p *Pipeline) session(fn func(s *session) error) (err error) {
 	if s.dataset == s.out {
 		return fmt.Errorf("output folder %s is the raw dataset itself", p.Out)
 	}
-	if s.work == s.out || s.work == s.dataset {
-		return fmt.Errorf("work folder %s is the output or the raw dataset, which S4 and import rewrite: "+
-			"give another (the default is %s)", p.Work, filepath.Join(p.Out, ".work"))
+	if err := checkWorkFolder(s.work, s.out, s.dataset); err != nil {
+		return fmt.Errorf("%w: give another (the default is %s)", err, filepath.Join(p.Out, ".work"))
 	}
 	if err := checkOutput(s.out, s.dataset, p.Force); err != nil {
 		return err
@@ -283,6 +282,27 @@ func fingerprints(recs ...*record) []string {
 		out[i] = r.outputsFingerprint()
 	}
 	return out
+}
+
+// checkWorkFolder refuses a work folder that S4 would delete or that would write into a dataset:
+// the output itself, a folder of it that S4 clears, or the raw dataset or anything in it.
+func checkWorkFolder(work, out, dataset string) error {
+	inside := func(dir, root string) bool { // dir is root or below it
+		rel, err := filepath.Rel(root, dir)
+		return err == nil && filepath.IsLocal(rel)
+	}
+	if work == out {
+		return fmt.Errorf("work folder %s is the output folder", work)
+	}
+	if inside(work, dataset) {
+		return fmt.Errorf("work folder %s is inside the raw dataset %s", work, dataset)
+	}
+	for _, name := range arrowio.ClearedNames() {
+		if cleared := filepath.Join(out, name); inside(work, cleared) {
+			return fmt.Errorf("work folder %s is inside %s, which S4 clears", work, cleared)
+		}
+	}
+	return nil
 }
 
 // checkOutput refuses to replace a dataset in out unless an offline run of dataset wrote it (a

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -191,10 +192,17 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 	if err != nil {
 		return err
 	}
+	// A photo that did not decode has no cosine: NaN, for the report and any reader to tell.
+	cosine := slices.Clone(sel.cosine)
+	for i, why := range sel.why {
+		if why == undecodable {
+			cosine[i] = float32(math.NaN())
+		}
+	}
 	err = writeArrow(filepath.Join(s.work, cosineArrow), cosineSchema(), func(b *array.RecordBuilder) {
 		b.Field(0).(*array.Int64Builder).AppendValues(all.ids, nil)
 		b.Field(1).(*array.Int32Builder).AppendValues(all.labels, nil)
-		b.Field(2).(*array.Float32Builder).AppendValues(sel.cosine, nil)
+		b.Field(2).(*array.Float32Builder).AppendValues(cosine, nil)
 		b.Field(3).(*array.BooleanBuilder).AppendValues(sel.base, nil)
 	})
 	if err != nil {
@@ -211,8 +219,11 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		if !ok {
 			return fmt.Errorf("embedded photo %d is not in the dataset", id)
 		}
-		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity,
-			strconv.FormatFloat(float64(sel.cosine[i]), 'f', 4, 32), sel.why[i].String()})
+		cos := strconv.FormatFloat(float64(sel.cosine[i]), 'f', 4, 32)
+		if sel.why[i] == undecodable {
+			cos = ""
+		}
+		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity, cos, sel.why[i].String()})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -201,7 +202,13 @@ func hashFile(path string) (arrowio.FileInfo, error) {
 // the parameters the report shows) and a changed parameter may leave the files as they were.
 func (r *record) outputsFingerprint() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", r.Fingerprint, r.Stats)
+	var stats bytes.Buffer // compact: a record read back from disk has them indented
+	if len(r.Stats) > 0 {
+		if err := json.Compact(&stats, r.Stats); err != nil {
+			stats.Write(r.Stats)
+		}
+	}
+	fmt.Fprintf(h, "%s\n%s\n", r.Fingerprint, stats.Bytes())
 	for _, o := range r.Outputs {
 		fmt.Fprintf(h, "%s %d %s\n", o.File, o.Bytes, o.SHA256)
 	}

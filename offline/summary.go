@@ -3,8 +3,10 @@ package offline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
@@ -34,9 +36,12 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 		return nil, err
 	}
 	r.S2.TSpec, r.S2.T, r.S2.KeepMin, r.S2.Robust = string(s.cfg.Select.T), sst.T, s.cfg.Select.KeepMin, s.cfg.Select.Robust
-	r.S2.Kept, r.S2.Removed = sst.Kept, sst.Removed
+	r.S2.Kept, r.S2.Removed, r.S2.Undecodable = sst.Kept, sst.Removed, sst.Undecodable
+	// Photos that did not decode have a NaN cosine: the histogram skips them, the quantiles too.
 	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.cosine, cosineLo, cosineHi, cosineBins), sst.T)
-	r.S2.Quantiles = quantileMap(sortedFloat64(sel.cosine))
+	r.S2.Quantiles = quantileMap(sortedFloat64(slices.DeleteFunc(slices.Clone(sel.cosine), func(c float32) bool {
+		return math.IsNaN(float64(c))
+	})))
 	truth, err := s.scoreTruth(sel)
 	if err != nil {
 		return nil, err

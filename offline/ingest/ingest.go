@@ -321,6 +321,10 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 				decoder = augment.NewDecoder()
 			}
 			for i := range jobs {
+				if err := ctx.Err(); err != nil { // cancelled: answer the queued jobs without reading
+					slots[i%window] <- checked{err: err}
+					continue
+				}
 				slots[i%window] <- check(src, i, decoder)
 			}
 		})

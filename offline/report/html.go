@@ -195,6 +195,9 @@ func s2Chart(r *Report) *chart {
 		[]marker{{X: t, Label: "t = " + formatValue(t), Class: "t"}})
 	c.Legend = []legendItem{{"kept", "kept (cos > t)"}, {"removed", "removed"}}
 	c.Caption = fmt.Sprintf("t = %s (%s): %d kept, %d removed.", formatValue(t), orDefault(r.S2.TSpec), r.S2.Kept, r.S2.Removed)
+	if r.S2.Undecodable > 0 {
+		c.Caption += fmt.Sprintf(" %d of the removed did not decode.", r.S2.Undecodable)
+	}
 	return c
 }
 

@@ -47,15 +47,17 @@ type Report struct {
 		Sizes      []int `json:"sizes"` // photos per identity before S2
 	} `json:"raw"`
 	S2 struct {
-		TSpec     string             `json:"t_spec"`
-		T         float64            `json:"t"`
-		KeepMin   int                `json:"keep_min"`
-		Robust    bool               `json:"robust"`
-		Kept      int                `json:"kept"`
-		Removed   int                `json:"removed"`
-		Cosine    Histogram          `json:"cosine"`
-		Quantiles map[string]float64 `json:"quantiles"`
-		Truth     *Truth             `json:"truth,omitempty"`
+		TSpec   string  `json:"t_spec"`
+		T       float64 `json:"t"`
+		KeepMin int     `json:"keep_min"`
+		Robust  bool    `json:"robust"`
+		Kept    int     `json:"kept"`
+		Removed int     `json:"removed"`
+		// Of the removed, the photos that did not decode: no cosine, outside Cosine and Quantiles.
+		Undecodable int                `json:"undecodable,omitempty"`
+		Cosine      Histogram          `json:"cosine"`
+		Quantiles   map[string]float64 `json:"quantiles"`
+		Truth       *Truth             `json:"truth,omitempty"`
 	} `json:"s2"`
 	S3 struct {
 		ASpec             string    `json:"a_spec"`
