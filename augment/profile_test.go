@@ -1,6 +1,7 @@
 package augment
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -138,8 +139,15 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("GIF89a"))
 	f.Add([]byte("BM"))
-	w := NewWorker(mustBuiltin(f, "face"), 32, 32)
-	dst := make([]byte, 32*32*3)
+	every, err := ParseProfile([]byte(everyOpProfile), "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	// A worker on the AVX2 kernels (where the CPU has them) and one on the portable ones must
+	// agree on whatever decodes: the differential catches a kernel that goes wrong at some size.
+	fast, slow := NewWorker(every, 32, 40), NewWorker(every, 32, 40)
+	slow.resize.scalar, slow.blur.scalar, slow.color.scalar = true, true, true
+	got, want := make([]byte, 32*40*3), make([]byte, 32*40*3)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		format, width, height, err := DecodeConfig(data)
 		if err == nil && (format == "" || width <= 0 || height <= 0 || width*height > MaxPixels) {
@@ -148,6 +156,13 @@ func FuzzDecode(f *testing.F) {
 		if img, err := DecodeImage(data); err == nil && img.Bounds().Empty() {
 			t.Fatal("DecodeImage returned an empty image with no error")
 		}
-		_ = w.Process(data, 1, 0, 0, dst) // must not panic; errors are expected
+		// Must not panic; errors are expected.
+		errFast, errSlow := fast.Process(data, 1, 0, 0, got), slow.Process(data, 1, 0, 0, want)
+		if (errFast == nil) != (errSlow == nil) {
+			t.Fatalf("AVX2 worker: %v, portable worker: %v", errFast, errSlow)
+		}
+		if errFast == nil && !bytes.Equal(got, want) {
+			t.Fatalf("%s %dx%d: the AVX2 and portable kernels differ", format, width, height)
+		}
 	})
 }
