@@ -130,6 +130,9 @@ func decodeShard(data []byte) (batches []columns, err error) {
 			batches, err = nil, fmt.Errorf("corrupt Arrow file: %v", r)
 		}
 	}()
+	if err := checkFooter(data); err != nil {
+		return nil, fmt.Errorf("corrupt Arrow file: %w", err)
+	}
 	// No message of a shard can be larger than the shard itself.
 	limit := int64(len(data))
 	fr, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(memory.DefaultAllocator),
