@@ -31,38 +31,29 @@ func checkFooter(data []byte) error {
 	if !ok {
 		return errors.New("footer without a schema")
 	}
-	fields, err := vectorLen(&schema, 6, limit, "schema fields")
-	if err != nil {
-		return err
-	}
-	if _, err := vectorLen(&schema, 8, limit, "schema metadata"); err != nil {
-		return err
-	}
-	for i := range fields {
-		if err := checkField(&schema, 6, i, limit, 0); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkFields(&schema, 6, 8, limit, 0)
 }
 
-// checkField checks field i of the vector in slot of parent, and its children, recursively.
-func checkField(parent *flatbuffers.Table, slot flatbuffers.VOffsetT, i, limit, depth int) error {
+// checkFields checks the lengths of t's field vector (in slot) and metadata vector (in metaSlot),
+// then those of each field's children and metadata, recursively.
+func checkFields(t *flatbuffers.Table, slot, metaSlot flatbuffers.VOffsetT, limit, depth int) error {
 	if depth > 32 {
 		return errors.New("fields nested deeper than 32")
 	}
-	o := flatbuffers.UOffsetT(parent.Offset(slot))
-	field := flatbuffers.Table{Bytes: parent.Bytes}
-	field.Pos = parent.Indirect(parent.Vector(o) + flatbuffers.UOffsetT(i)*4)
-	children, err := vectorLen(&field, 14, limit, "field children")
+	n, err := vectorLen(t, slot, limit, "fields")
 	if err != nil {
 		return err
 	}
-	if _, err := vectorLen(&field, 16, limit, "field metadata"); err != nil {
+	if _, err := vectorLen(t, metaSlot, limit, "metadata entries"); err != nil {
 		return err
 	}
-	for j := range children {
-		if err := checkField(&field, 14, j, limit, depth+1); err != nil {
+	if n == 0 {
+		return nil
+	}
+	vector := t.Vector(flatbuffers.UOffsetT(t.Offset(slot)))
+	for i := range n {
+		field := flatbuffers.Table{Bytes: t.Bytes, Pos: t.Indirect(vector + flatbuffers.UOffsetT(i)*4)}
+		if err := checkFields(&field, 14, 16, limit, depth+1); err != nil {
 			return err
 		}
 	}
