@@ -130,8 +130,8 @@ func decodeShard(data []byte) (batches []columns, err error) {
 			batches, err = nil, fmt.Errorf("corrupt Arrow file: %v", r)
 		}
 	}()
-	if err := checkFooter(data); err != nil {
-		return nil, fmt.Errorf("corrupt Arrow file: %w", err)
+	if err := CheckFooter(data); err != nil {
+		return nil, err
 	}
 	// No message of a shard can be larger than the shard itself.
 	limit := int64(len(data))
@@ -432,6 +432,9 @@ func decodeClasses(data []byte) (classes []Class, err error) {
 			classes, err = nil, fmt.Errorf("corrupt Arrow file: %v", r)
 		}
 	}()
+	if err := CheckFooter(data); err != nil {
+		return nil, err
+	}
 	fr, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		return nil, fmt.Errorf("not an Arrow IPC file: %w", err)

@@ -124,6 +124,9 @@ func readArrow(path string, each func(rec arrow.RecordBatch) error) error {
 	if err != nil {
 		return fmt.Errorf("read work file: %w", err)
 	}
+	if err := arrowio.CheckFooter(data); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
 	r, err := ipc.NewFileReader(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
