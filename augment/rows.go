@@ -7,6 +7,15 @@ import (
 	"github.com/facestream/facestream/internal/avx2"
 )
 
+// Kernels names the pixel kernels this build runs on this CPU: "avx2", or "portable" (the SWAR
+// and scalar Go kernels, which give the same bytes, slower).
+func Kernels() string {
+	if avx2.Available() {
+		return "avx2"
+	}
+	return "portable"
+}
+
 // weightedRows computes out[i] = (128 + sum over k of w[k]*src[offs[k]+i]) >> 8 for every i:
 // a weighted sum of len(w) rows of src, the kernel of the vertical resampling pass and of both
 // blur passes. The weights are 8-bit, summing to at most 256, so every partial sum fits a

@@ -135,6 +135,7 @@ type benchResult struct {
 	Folder             string  `json:"folder"`
 	Files              int     `json:"files"`
 	Decoder            string  `json:"decoder"`
+	Kernels            string  `json:"kernels"`
 	Profile            string  `json:"profile"`
 	Size               int     `json:"size"`
 	Workers            int     `json:"workers"`
@@ -181,7 +182,7 @@ func runAugmentBench(stdout io.Writer, args []string) error {
 		return fmt.Errorf("decode+augment: %w", err)
 	}
 	res := benchResult{
-		Folder: pos[0], Files: len(images), Decoder: augment.JPEGDecoder, Profile: profile.Name, Size: *size,
+		Folder: pos[0], Files: len(images), Decoder: augment.JPEGDecoder, Kernels: augment.Kernels(), Profile: profile.Name, Size: *size,
 		Workers: *workers, Seconds: *seconds, DecodeImgPerS: decodeRate, ProcessImgPerS: processRate,
 		DecodeImgPerSCore: decodeRate / float64(*workers), ProcessImgPerSCore: processRate / float64(*workers),
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/loader"
 )
 
@@ -69,7 +70,8 @@ func runServe(args []string) (err error) {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "facestream: serving %s on http://%s\n", pos[0], ln.Addr())
 	slog.Info("serving", "dataset", pos[0], "samples", ds.Len(), "identities", ds.NumClasses(),
-		"addr", ln.Addr().String(), "workers", *workers, "size", *size, "profile", *profile, "auth", *token != "")
+		"addr", ln.Addr().String(), "workers", *workers, "size", *size, "profile", *profile, "auth", *token != "",
+		"decoder", augment.JPEGDecoder, "kernels", augment.Kernels())
 
 	select {
 	case err := <-served:
