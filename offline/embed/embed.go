@@ -161,6 +161,11 @@ func (e *Embedder) load(profile *augment.Profile) error {
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
+	if e.sig.dim == 0 {
+		if e.sig.dim, err = e.probeWidth(); err != nil {
+			return err
+		}
+	}
 	for k := range e.slots {
 		if e.slots[k], err = e.newSlot(e.opts.Batch); err != nil {
 			return err
@@ -171,6 +176,31 @@ func (e *Embedder) load(profile *augment.Profile) error {
 		e.decoders[k] = decoder{augment.NewWorker(profile, e.sig.height, e.sig.width), make([]byte, e.imageFloats())}
 	}
 	return nil
+}
+
+// probeWidth learns a dynamic embedding width (many exported models declare [-1,-1]) from one run
+// on blank images, with an output ONNX Runtime allocates.
+func (e *Embedder) probeWidth() (int, error) {
+	batch := max(1, e.sig.batch)
+	in, err := ort.NewTensor(e.inputShape(batch), make([]float32, batch*e.imageFloats()))
+	if err != nil {
+		return 0, fmt.Errorf("probe input tensor: %w", err)
+	}
+	defer in.Destroy()
+	outputs := []ort.Value{nil}
+	if err := e.session.Run([]ort.Value{in}, outputs); err != nil {
+		return 0, fmt.Errorf("probe run to learn the embedding width of output %q: %w", e.sig.output, err)
+	}
+	defer outputs[0].Destroy()
+	shape := outputs[0].GetShape()
+	dim, err := embeddingWidth(e.sig.output, shape)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("probe run: %w", err)
+	case shape[0] != int64(batch) || dim == 0:
+		return 0, fmt.Errorf("probe run: output %q has shape %v for a batch of %d, want [%d,D]", e.sig.output, shape, batch, batch)
+	}
+	return dim, nil
 }
 
 func (e *Embedder) newSlot(batch int) (*slot, error) {

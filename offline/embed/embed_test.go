@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/internal/realdata"
 )
 
 // openFixture opens a testdata model, skipping the test when the ONNX Runtime library is absent
@@ -87,6 +88,8 @@ func TestMatchesPyTorch(t *testing.T) {
 		{"NHWC 512-d fixed batch", "nhwc512-batch4.onnx", Options{}, want.NHWC512},
 		// Batches of 2 over 5 images with 3 workers: a short last batch and batches that may fill out of order.
 		{"short batches, several workers", "nchw128.onnx", Options{Batch: 2, Workers: 3}, want.NCHW128},
+		// The same weights with the output declared [-1,-1]: the width comes from a probe run.
+		{"dynamic output width", "nchw128-dynamic-width.onnx", Options{}, want.NCHW128},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := openFixture(t, tc.model, tc.opts)
@@ -129,6 +132,7 @@ func TestRefusesModelsThatCannotTakeImages(t *testing.T) {
 		"bad-gray.onnx":         `input "input" has shape [-1 1 40 32]: no axis of 3 channels`,
 		"bad-rank.onnx":         `input "input" has shape [-1 3840] (rank 2)`,
 		"bad-dynamic-size.onnx": `input "input" has shape [-1 3 -1 -1]: height and width are not fixed`,
+		"bad-feature-map.onnx":  `output "embedding" has shape [-1 8 5 4] (rank 4): want [N,D]`,
 	} {
 		t.Run(model, func(t *testing.T) {
 			e, err := Open(Options{Model: filepath.Join("testdata", model)})
@@ -418,5 +422,44 @@ func TestLibraryTooOld(t *testing.T) {
 	_, err = Open(Options{Model: filepath.Join("testdata", "nchw128.onnx"), Library: old})
 	if err == nil || !strings.Contains(err.Error(), "older than 1.24") || !strings.Contains(err.Error(), "make setup") {
 		t.Errorf("Open with ONNX Runtime 1.23: %v, want an error that says it is too old and how to get 1.24", err)
+	}
+}
+
+// TestRealModel opens the team's real face model, whose output is declared [-1,-1], and checks
+// that two photos of one person sit nearer each other than photos of two people.
+func TestRealModel(t *testing.T) {
+	requireLibrary(t)
+	model, faces := realdata.Model(t), realdata.Faces(t)
+	e, err := Open(Options{Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Dim() != 128 {
+		t.Fatalf("learned width %d, want 128 (%s)", e.Dim(), e)
+	}
+	paths := []string{"George_W_Bush/George_W_Bush_0001.jpg", "George_W_Bush/George_W_Bush_0002.jpg",
+		"Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg"}
+	images := make([][]byte, len(paths))
+	for i, p := range paths {
+		if images[i], err = os.ReadFile(filepath.Join(faces, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]float32, len(images)*e.Dim())
+	if err := e.Embed(len(images), func(i int) []byte { return images[i] }, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	cos := func(a, b int) float64 {
+		var s float64
+		for k := range e.Dim() {
+			s += float64(out[a*e.Dim()+k]) * float64(out[b*e.Dim()+k])
+		}
+		return s
+	}
+	same, other := min(cos(0, 1), cos(2, 3)), max(cos(0, 2), cos(0, 3), cos(1, 2), cos(1, 3))
+	t.Logf("same person: min cosine %.3f; two people: max %.3f", same, other)
+	if same <= other {
+		t.Errorf("photos of one person (min cosine %.3f) are not nearer than photos of two (max %.3f)", same, other)
 	}
 }

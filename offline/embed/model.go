@@ -28,7 +28,7 @@ type signature struct {
 	layout        layout
 	batch         int // fixed batch size, or 0 when the batch axis is dynamic
 	height, width int
-	dim           int // embedding width: the product of the output's non-batch axes
+	dim           int // embedding width D of the output [N,D]; 0 until a probe run learns a dynamic one
 }
 
 // Limits on what a model may declare, so that a corrupt or hostile file cannot make Open allocate
@@ -82,24 +82,40 @@ func readSignature(inputs, outputs []ort.InputOutputInfo) (signature, error) {
 	if out.OrtValueType != ort.ONNXTypeTensor || out.DataType != ort.TensorElementDataTypeFloat {
 		return signature{}, fmt.Errorf("output %s: want a float32 tensor [N,D]", out.String())
 	}
+	var err error
 	od := out.Dimensions
-	if len(od) < 2 {
-		return signature{}, fmt.Errorf("output %q has shape %v: want [N,D] (one embedding per image)", out.Name, od)
+	if s.dim, err = embeddingWidth(out.Name, od); err != nil {
+		return signature{}, err
 	}
 	if od[0] > 0 && int(od[0]) != s.batch {
 		return signature{}, fmt.Errorf("output %q has shape %v: its batch axis does not follow the input's %v", out.Name, od, d)
 	}
-	s.dim = 1
-	for _, n := range od[1:] {
-		if n <= 0 {
-			return signature{}, fmt.Errorf("output %q has shape %v: the embedding width is not fixed", out.Name, od)
-		}
-		if n > maxDim || s.dim*int(n) > maxDim {
-			return signature{}, fmt.Errorf("output %q has shape %v: embeddings wider than %d are not supported", out.Name, od, maxDim)
-		}
-		s.dim *= int(n)
-	}
 	return s, nil
+}
+
+// embeddingWidth is D of an output shaped [N,D] (or [N,D,1,1], as a 1×1 convolution head gives),
+// or 0 when D is declared dynamic, for a probe run to learn. Any other shape is not one embedding
+// per image, and the error says what the model gives.
+func embeddingWidth(name string, shape []int64) (int, error) {
+	want := "want [N,D]: one embedding per image"
+	if len(shape) < 2 {
+		return 0, fmt.Errorf("output %q has shape %v (rank %d): %s", name, shape, len(shape), want)
+	}
+	dynamic := false
+	for _, n := range shape[2:] {
+		if n > 1 || n == 0 {
+			return 0, fmt.Errorf("output %q has shape %v (rank %d): %s (a feature map or a sequence is not an embedding)", name, shape, len(shape), want)
+		}
+		dynamic = dynamic || n < 0
+	}
+	switch d := shape[1]; {
+	case d <= 0 || dynamic:
+		return 0, nil
+	case d > maxDim:
+		return 0, fmt.Errorf("output %q has shape %v: embeddings wider than %d are not supported", name, shape, maxDim)
+	default:
+		return int(d), nil
+	}
 }
 
 func describe(infos []ort.InputOutputInfo) string {

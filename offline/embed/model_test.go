@@ -39,11 +39,15 @@ func TestReadSignature(t *testing.T) {
 		{"no outputs", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, nil, signature{}, "no output"},
 		{"output per pixel", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1)},
 			signature{}, "want [N,D]"},
-		{"dynamic embedding width", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1, -1)},
-			signature{}, "width is not fixed"},
+		{"dynamic embedding width: learned by a probe run", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1, -1)},
+			signature{input: "x", output: "y", layout: nchw, height: 112, width: 112}, ""},
+		{"feature map", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1, 512, 7, 7)},
+			signature{}, "[-1 512 7 7] (rank 4): want [N,D]"},
+		{"sequence", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1, 16, 64)},
+			signature{}, "(rank 3): want [N,D]"},
 		{"huge image", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 1<<20, 112)}, []ort.InputOutputInfo{emb},
 			signature{}, "larger than 8192"},
-		{"huge embedding", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1, 1<<40, 1<<40)},
+		{"huge embedding", []ort.InputOutputInfo{tensor("x", f32, -1, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, -1, 1<<40)},
 			signature{}, "wider than 65536"},
 		{"output batch differs", []ort.InputOutputInfo{tensor("x", f32, 4, 3, 112, 112)}, []ort.InputOutputInfo{tensor("y", f32, 2, 128)},
 			signature{}, "does not follow the input's [4 3 112 112]"},
@@ -74,7 +78,7 @@ func FuzzReadSignature(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if s.height <= 0 || s.width <= 0 || s.height > maxSide || s.width > maxSide || s.dim <= 0 || s.dim > maxDim || s.batch < 0 || s.batch > maxBatch {
+		if s.height <= 0 || s.width <= 0 || s.height > maxSide || s.width > maxSide || s.dim < 0 || s.dim > maxDim || s.batch < 0 || s.batch > maxBatch {
 			t.Fatalf("accepted %v → %v with signature %+v", []int64{n, a, b, c}, []int64{on, od}, s)
 		}
 	})

@@ -46,11 +46,13 @@ class NHWC(nn.Module):
         return self.net(x.permute(0, 3, 1, 2))
 
 
-def export(model, shape, path, dynamic_batch=True, dynamic_hw=False):
+def export(model, shape, path, dynamic_batch=True, dynamic_hw=False, dynamic_width=False):
     model.eval()
     axes = {}
     if dynamic_batch:
         axes = {"input": {0: "batch"}, "embedding": {0: "batch"}}
+    if dynamic_width:  # declared [-1,-1], as many exported models are
+        axes["embedding"] = {0: "batch", 1: "width"}
     if dynamic_hw:
         axes["input"] = {0: "batch", 2: "height", 3: "width"}
     torch.onnx.export(model, torch.zeros(shape), path, input_names=["input"], output_names=["embedding"],
@@ -82,6 +84,9 @@ def main():
     export(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten()), (1, 1, H, W), "bad-gray.onnx")
     export(nn.Linear(3 * H * W, 16), (1, 3 * H * W), "bad-rank.onnx")
     export(net128, (1, 3, H, W), "bad-dynamic-size.onnx", dynamic_hw=True)
+    export(net128, (1, 3, H, W), "nchw128-dynamic-width.onnx", dynamic_width=True)
+    # An output that is a feature map, not one embedding per image.
+    export(net128.body, (1, 3, H, W), "bad-feature-map.onnx")
 
     rng = np.random.default_rng(11)
     images = []
