@@ -134,7 +134,7 @@ func extract(archive, dir string) error {
 			return err
 		}
 		// Only plain files and folders, and only below dir: an archive is data, not a script.
-		target := filepath.Join(dir, filepath.Clean("/" + h.Name))
+		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o755); err != nil {
