@@ -21,6 +21,7 @@ func main() {
 		{"serve", "stream a dataset as decoded, augmented training batches over HTTP", runServe},
 		{"plan", "print the sample ids a rank gets in an epoch, in order", runPlan},
 		{"synth", "generate a synthetic face-identity set (ImageFolder + truth.csv)", runSynth},
+		{"plant", "plant label noise with known truth into an ImageFolder (ImageFolder + truth.csv)", runPlant},
 		{"import", "import an ImageFolder, InsightFace .rec or Parquet set as a raw dataset", runImport},
 		{"export", "write a dataset as Parquet or InsightFace RecordIO", runExport},
 		{"inspect", "print a dataset's counts, identities, size histogram and shards", runInspect},

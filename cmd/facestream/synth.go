@@ -50,7 +50,7 @@ func runSynth(args []string) error {
 	return nil
 }
 
-// clearSynth refuses to mix two sets in one folder unless force, which removes the old one.
+// clearSynth refuses to mix two sets (synth or plant) in one folder unless force, which removes the old one.
 func clearSynth(dir string, force bool) error {
 	images := filepath.Join(dir, "images")
 	_, err := os.Stat(images)

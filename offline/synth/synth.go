@@ -29,6 +29,7 @@ const (
 	Clean      Kind = "clean"      // the identity it is filed under
 	Mislabeled Kind = "mislabeled" // another identity's face, filed under this one
 	Junk       Kind = "junk"       // not a face at all
+	Outsider   Kind = "outsider"   // a person outside the set filed under one of its identities (plant)
 )
 
 // Options configures a synthetic set.
@@ -164,7 +165,7 @@ func Generate(ctx context.Context, dir string, opts Options) (Summary, error) {
 			sum.Junk++
 		}
 	}
-	return sum, writeTruth(filepath.Join(dir, "truth.csv"), truth)
+	return sum, WriteTruth(filepath.Join(dir, "truth.csv"), truth)
 }
 
 // renderer owns one worker's reusable buffers.
@@ -233,8 +234,8 @@ func clampByte(v float32) uint8 {
 	return uint8(max(0, min(255, v+0.5)))
 }
 
-// writeTruth writes truth.csv through a temporary file so a reader never sees half of it.
-func writeTruth(path string, photos []Photo) error {
+// WriteTruth writes truth.csv through a temporary file so a reader never sees half of it.
+func WriteTruth(path string, photos []Photo) error {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	rows := [][]string{{"path", "true_identity", "kind"}}
@@ -268,7 +269,7 @@ func writeTruth(path string, photos []Photo) error {
 	return nil
 }
 
-// ReadTruth reads a truth.csv written by Generate.
+// ReadTruth reads a truth.csv written by Generate or plant.
 func ReadTruth(path string) ([]Photo, error) {
 	f, err := os.Open(path)
 	if err != nil {
