@@ -37,12 +37,21 @@ type EmbedConfig struct {
 
 // SelectConfig is S2: which photos form an identity's base.
 type SelectConfig struct {
-	T       Spec `yaml:"t"`        // cosine to the centre a photo must exceed: absolute or a quantile (p10) of all photos' cosines
-	KeepMin int  `yaml:"keep_min"` // the best photos of an identity kept whatever their cosine
-	Robust  bool `yaml:"robust"`   // recompute each centre from its first-pass base, so noise does not pull it
-	// Nearest drops a photo nearer another identity's centre than its own where the centre alone
-	// cannot judge: photos keep_min would rescue, and identities of at most keep_min photos.
-	Nearest bool `yaml:"nearest"`
+	// T is the cosine to the centre a photo must exceed: "auto" (from the impostor cosines, see
+	// ImpostorFAR), an absolute cosine, or a quantile (p10) of all photos' cosines.
+	T Spec `yaml:"t"`
+	// ImpostorFAR is t: auto's false-accept rate: the fraction of impostor cosines (photos to
+	// other identities' centres) above t.
+	ImpostorFAR float64 `yaml:"impostor_far"`
+	KeepMin     int     `yaml:"keep_min"` // the best photos of an identity kept whatever their cosine
+	Robust      bool    `yaml:"robust"`   // recompute each centre from its first-pass base, so noise does not pull it
+	// Nearest checks every photo against every identity's centre: a photo nearer another
+	// identity's centre than its own by more than Margin is out, whatever its own cosine.
+	Nearest bool    `yaml:"nearest"`
+	Margin  float64 `yaml:"margin"`
+	// Action is what becomes of a photo nearer another identity: drop, or relabel (it joins that
+	// identity when its cosine there passes t; else it is dropped).
+	Action string `yaml:"action"`
 }
 
 // AugmentConfig is S3: offline augmentation of the base, kept by cosine window.
@@ -93,7 +102,7 @@ func DefaultConfig() Config {
 			Mean:  [3]float32{127.5, 127.5, 127.5},
 			Std:   [3]float32{127.5, 127.5, 127.5},
 		},
-		Select:   SelectConfig{T: "0.65", KeepMin: 3, Nearest: true},
+		Select:   SelectConfig{T: autoSpec, ImpostorFAR: 0.03, KeepMin: 3, Nearest: true, Margin: 0.05, Action: ActionDrop},
 		Augment:  AugmentConfig{A: "t", B: "p95", N: "auto", Attempts: 5, MinOps: 1, MaxOps: 3, Quality: 95},
 		Equalize: EqualizeConfig{Policy: PolicyBalanced, Target: "median", Cap: "none"},
 	}
@@ -137,7 +146,7 @@ func (c *Config) Validate() error {
 		name string
 		err  error
 	}{
-		{"select.t", c.Select.T.validate()},
+		{"select.t", c.Select.T.validate(autoSpec)},
 		{"augment.a", c.Augment.A.validate("t")},
 		{"augment.b", c.Augment.B.validate("t")},
 		{"equalize.target", c.Equalize.Target.validate("median")},
@@ -158,6 +167,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("embed.std %v: want non-zero values", c.Embed.Std)
 	case c.Select.KeepMin < 0:
 		return fmt.Errorf("select.keep_min %d: want ≥ 0", c.Select.KeepMin)
+	case !(c.Select.ImpostorFAR > 0 && c.Select.ImpostorFAR < 1):
+		return fmt.Errorf("select.impostor_far %g: want 0 < far < 1", c.Select.ImpostorFAR)
+	case !(c.Select.Margin >= 0 && c.Select.Margin < 2):
+		return fmt.Errorf("select.margin %g: want 0 ≤ margin < 2", c.Select.Margin)
+	case c.Select.Action != ActionDrop && c.Select.Action != ActionRelabel:
+		return fmt.Errorf("select.action %q: want %s or %s", c.Select.Action, ActionDrop, ActionRelabel)
 	case c.Augment.Attempts < 1:
 		return fmt.Errorf("augment.attempts %d: want ≥ 1", c.Augment.Attempts)
 	case c.Augment.MinOps < 1 || c.Augment.MaxOps < c.Augment.MinOps:

@@ -12,7 +12,15 @@ func TestParseConfig(t *testing.T) {
 		check      func(c Config) bool
 		err        string
 	}{
-		{"empty is the defaults", "", func(c Config) bool { return c.Select.T == "0.65" && c.Select.KeepMin == 3 && c.Augment.B == "p95" }, ""},
+		{"empty is the defaults", "", func(c Config) bool {
+			return c.Select.T == "auto" && c.Select.ImpostorFAR == 0.03 && c.Select.Margin == 0.05 && c.Select.KeepMin == 3 && c.Augment.B == "p95"
+		}, ""},
+		{"relabel", "select: {action: relabel, margin: 0.1, impostor_far: 0.01}\n", func(c Config) bool {
+			return c.Select.Action == ActionRelabel && c.Select.Margin == 0.1 && c.Select.ImpostorFAR == 0.01
+		}, ""},
+		{"bad action", "select: {action: keep}\n", nil, "select.action"},
+		{"bad far", "select: {impostor_far: 0}\n", nil, "select.impostor_far"},
+		{"bad margin", "select: {margin: -0.1}\n", nil, "select.margin"},
 		{"numbers become specs", "select:\n  t: 0.7\n", func(c Config) bool { return c.Select.T == "0.7" }, ""},
 		{"quantile t", "select: {t: p10, robust: true}\n", func(c Config) bool { return c.Select.T == "p10" && c.Select.Robust }, ""},
 		{"other sections keep defaults", "equalize: {policy: sqrt}\n", func(c Config) bool { return c.Equalize.Policy == PolicySqrt && c.Augment.Quality == 95 }, ""},

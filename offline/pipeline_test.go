@@ -314,12 +314,16 @@ func checkEqualized(t *testing.T, rawDir, eqDir string) {
 	}
 	defer f.Close()
 	lines, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(lines)-1 != removed || !slices.Equal(lines[0], []string{"source", "identity", "cosine", "reason"}) {
+	header := []string{"source", "identity", "cosine", "reason", "suggested_identity", "suggested_cosine"}
+	if err != nil || len(lines)-1 != removed || !slices.Equal(lines[0], header) {
 		t.Fatalf("removed.csv: %d lines, %v; want a header and %d photos", len(lines), err, removed)
 	}
 	for _, line := range lines[1:] {
 		if line[3] != belowT.String() && line[3] != nearerOther.String() {
 			t.Fatalf("removed.csv: photo %s removed for %q", line[0], line[3])
+		}
+		if (line[3] == nearerOther.String()) != (line[4] != "" && line[5] != "") {
+			t.Fatalf("removed.csv: photo %s removed for %q suggests %q at %q", line[0], line[3], line[4], line[5])
 		}
 	}
 	for _, name := range []string{"report/report.json", "report/report.html", centersNPY, centersArrow, eqEmbeddings} {

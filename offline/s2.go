@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/offline/report"
 )
 
 // Work-folder files of S2.
@@ -85,7 +86,13 @@ type selectStats struct {
 	T           float64 `json:"t"`
 	Kept        int     `json:"kept"`
 	Removed     int     `json:"removed"`
+	BelowT      int     `json:"below_t"`               // of the removed
+	NearerOther int     `json:"nearer_other"`          // of the removed
 	Undecodable int     `json:"undecodable,omitempty"` // of the removed
+	Relabeled   int     `json:"relabeled,omitempty"`   // of the kept: moved to the identity they are nearer
+	// Impostor is the distribution of photos' cosines to other identities' centres, t: auto's
+	// source (a sample of it at scale).
+	Impostor report.Histogram `json:"impostor"`
 }
 
 func (s *session) selectSpec(embedded []*record) *stageSpec {
@@ -111,16 +118,22 @@ func (s *session) selectStage(count int) (*record, error) {
 		if err := s.writeSelection(all, sel); err != nil {
 			return nil, nil, err
 		}
-		st := selectStats{T: sel.t}
+		st := selectStats{T: sel.t, Impostor: report.HistogramOf(sel.impostor, cosineLo, cosineHi, cosineBins)}
 		for i, b := range sel.base {
-			switch {
-			case b:
+			if b {
 				st.Kept++
-			case sel.why[i] == undecodable:
-				st.Undecodable++
-				fallthrough
-			default:
+			} else {
 				st.Removed++
+			}
+			switch sel.why[i] {
+			case undecodable:
+				st.Undecodable++
+			case belowT:
+				st.BelowT++
+			case nearerOther:
+				st.NearerOther++
+			case relabeled:
+				st.Relabeled++
 			}
 		}
 		return []string{centersNPY, centersArrow, cosineArrow, removedCSV}, st, nil
@@ -160,12 +173,18 @@ func (s *session) readEmbedded(parts []*record) (*embeddings, error) {
 	return sorted, nil
 }
 
+// cosineSchema: label is the identity a photo is filed under, assigned the one whose base it joins
+// (the same unless relabeled), cosine its cosine to that one's centre, nearest the nearest other
+// identity (-1: not checked) and nearest_cosine the cosine to its centre.
 func cosineSchema() *arrow.Schema {
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "cosine", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "base", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "assigned", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "nearest", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "nearest_cosine", Type: arrow.PrimitiveTypes.Float32},
 	}, nil)
 }
 
@@ -193,8 +212,11 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		return err
 	}
 	// A photo that did not decode has no cosine: NaN, for the report and any reader to tell.
-	cosine := slices.Clone(sel.cosine)
+	cosine, nearestCos := slices.Clone(sel.cosine), slices.Clone(sel.nearestCos)
 	for i, why := range sel.why {
+		if why == undecodable || sel.nearest[i] < 0 {
+			nearestCos[i] = float32(math.NaN())
+		}
 		if why == undecodable {
 			cosine[i] = float32(math.NaN())
 		}
@@ -204,26 +226,36 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		b.Field(1).(*array.Int32Builder).AppendValues(all.labels, nil)
 		b.Field(2).(*array.Float32Builder).AppendValues(cosine, nil)
 		b.Field(3).(*array.BooleanBuilder).AppendValues(sel.base, nil)
+		b.Field(4).(*array.Int32Builder).AppendValues(sel.assigned, nil)
+		b.Field(5).(*array.Int32Builder).AppendValues(sel.nearest, nil)
+		b.Field(6).(*array.Float32Builder).AppendValues(nearestCos, nil)
 	})
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"source", "identity", "cosine", "reason"}) // errors of a bytes.Buffer writer surface at Flush
+	// errors of a bytes.Buffer writer surface at Flush
+	_ = w.Write([]string{"source", "identity", "cosine", "reason", "suggested_identity", "suggested_cosine"})
+	format := func(v float32) string { return strconv.FormatFloat(float64(v), 'f', 4, 32) }
 	for i, id := range all.ids {
-		if sel.base[i] {
+		if sel.why[i] == inBase {
 			continue
 		}
 		row, ok := s.ds.Row(id)
 		if !ok {
 			return fmt.Errorf("embedded photo %d is not in the dataset", id)
 		}
-		cos := strconv.FormatFloat(float64(sel.cosine[i]), 'f', 4, 32)
+		// The cosine to the centre of the identity it is filed under, whatever became of it.
+		cos := format(dot(all.row(i), sel.center(int(all.labels[i]))))
+		suggested, suggestedCos := "", ""
+		if n := sel.nearest[i]; n >= 0 && (sel.why[i] == nearerOther || sel.why[i] == relabeled) {
+			suggested, suggestedCos = classes[n].Identity, format(sel.nearestCos[i])
+		}
 		if sel.why[i] == undecodable {
 			cos = ""
 		}
-		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity, cos, sel.why[i].String()})
+		_ = w.Write([]string{s.ds.Source(row), classes[all.labels[i]].Identity, cos, sel.why[i].String(), suggested, suggestedCos})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -235,8 +267,9 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 // selected is S2's result as later stages read it, rows in id order.
 type selected struct {
 	ids     []int64
-	labels  []int32
-	cosine  []float32
+	filed   []int32 // the identity each photo is filed under in the raw dataset
+	labels  []int32 // the identity each photo belongs to from S2 on: filed, or the one it was relabeled to
+	cosine  []float32 // to the centre of labels' identity
 	base    []bool
 	dim     int
 	centers []float32 // classes × dim
@@ -256,7 +289,8 @@ func (s *session) readSelection(rec *record) (*selected, error) {
 			return fmt.Errorf("schema %s, want %s", r.Schema(), want)
 		}
 		sel.ids = append(sel.ids, r.Column(0).(*array.Int64).Int64Values()...)
-		sel.labels = append(sel.labels, r.Column(1).(*array.Int32).Int32Values()...)
+		sel.filed = append(sel.filed, r.Column(1).(*array.Int32).Int32Values()...)
+		sel.labels = append(sel.labels, r.Column(4).(*array.Int32).Int32Values()...)
 		sel.cosine = append(sel.cosine, r.Column(2).(*array.Float32).Float32Values()...)
 		base := r.Column(3).(*array.Boolean)
 		for i := range base.Len() {

@@ -2,8 +2,10 @@ package offline
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,30 +14,47 @@ import (
 	"github.com/facestream/facestream/internal/avx2"
 )
 
-// selection is what S2 decides: each identity's centre, each photo's cosine to it, and the base.
+// selection is what S2 decides: each identity's centre, each photo's cosine to it, the identity
+// nearest to it among the others, and the base.
 type selection struct {
-	dim     int
-	centers []float32 // classes × dim, L2-normalised (zero for an identity without photos)
-	cosine  []float32 // per embeddings row
-	base    []bool    // per embeddings row
-	why     []removal // per embeddings row outside the base: why it is out
-	t       float64   // the threshold t resolved to an absolute cosine
-	scalar  bool      // the portable dot products even where AVX2 and FMA run (tests compare)
+	dim        int
+	centers    []float32 // classes × dim, L2-normalised (zero for an identity without photos)
+	cosine     []float32 // per embeddings row: cosine to the centre of the identity it is assigned
+	assigned   []int32   // per embeddings row: its label, or with action relabel the identity it moved to
+	nearest    []int32   // per embeddings row: the nearest other identity's centre (-1: not checked, or none)
+	nearestCos []float32 // per embeddings row: the cosine to that centre
+	base       []bool    // per embeddings row
+	why        []removal // per embeddings row: why it is out of the base, or relabeled
+	t          float64   // the threshold t resolved to an absolute cosine
+	impostor   []float64 // sorted cosines of photos to other identities' centres (a sample at scale)
+	scalar     bool      // the portable dot products even where AVX2 and FMA run (tests compare)
 }
 
-// removal says why S2 left a photo out of the base.
+// removal says why S2 left a photo out of the base (or moved it).
 type removal uint8
 
 const (
 	inBase      removal = iota
 	belowT              // cosine to its centre at most t, and not among keep_min rescued
-	nearerOther         // nearer another identity's centre than its own
+	nearerOther         // nearer another identity's centre than its own, by more than the margin
 	undecodable         // the photo does not decode: its embedding is zero
+	relabeled           // in the base of the identity it is nearer (action relabel)
 )
 
 func (r removal) String() string {
-	return [...]string{"", "cosine at most t", "nearer another identity", "does not decode"}[r]
+	return [...]string{"", "cosine at most t", "nearer another identity", "does not decode", "relabeled"}[r]
 }
+
+// Actions for a photo nearer another identity.
+const (
+	ActionDrop    = "drop"
+	ActionRelabel = "relabel"
+)
+
+// maxImpostorPairs bounds the impostor cosines t: auto is resolved on: every (photo, other
+// identity) pair up to this many, else as many pairs drawn at random (seeded): the quantiles
+// that matter (FAR ≥ 1e-4) are then known to a few thousandths.
+const maxImpostorPairs = 1 << 21
 
 // selectBase computes S2 on embeddings e of photos of classes identities.
 func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error) {
@@ -44,85 +63,146 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 			return nil, fmt.Errorf("photo %d has label %d outside 0..%d", e.ids[i], l, classes-1)
 		}
 	}
-	byClass := rowsByClass(e.labels, classes)
-	s := &selection{dim: e.dim, cosine: make([]float32, e.len()), base: make([]bool, e.len()),
-		why: make([]removal, e.len())}
-	s.centers = centres(e, byClass, nil)
-	if err := s.score(e, byClass, cfg); err != nil {
+	n := e.len()
+	s := &selection{dim: e.dim, cosine: make([]float32, n), base: make([]bool, n), why: make([]removal, n),
+		assigned: slices.Clone(e.labels), nearest: make([]int32, n), nearestCos: make([]float32, n)}
+	for i := range n {
+		if isZero(e.row(i)) {
+			s.why[i] = undecodable
+		}
+	}
+	s.centers = s.centres(e, classes, nil)
+	if err := s.score(e, classes, cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Robust {
 		// The first centre is pulled towards whatever noise the identity holds; its base is mostly
 		// clean, so a centre of the base alone sits nearer the true identity.
-		s.centers = centres(e, byClass, s.base)
-		if err := s.score(e, byClass, cfg); err != nil {
+		s.centers = s.centres(e, classes, s.base)
+		if err := s.score(e, classes, cfg); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// score computes every cosine to the current centres, resolves t on their distribution, and
-// marks the base: cosine > t, plus each identity's keep_min best photos. With cfg.Nearest, the
-// photos the centre cannot vouch for, those keep_min would rescue and all photos of an identity of
-// at most keep_min photos (whose centre an intruder pulls halfway to itself), must also be nearer
-// their own centre than any other identity's; an identity keeps at least its best photo. Photos
-// that did not decode (zero embeddings) are out, and count for nothing.
-func (s *selection) score(e *embeddings, byClass [][]int, cfg SelectConfig) error {
-	decoded := make([]float64, 0, e.len()) // the cosines t is resolved on
+// score computes every photo's cosine to its own centre and, with cfg.Nearest, to the nearest
+// other identity's; resolves t; and decides each photo. A photo nearer another identity's centre
+// than its own by more than the margin is out whatever its own cosine (or, with action relabel,
+// joins that identity when it passes t there); otherwise it is in when its cosine exceeds t or it
+// is among its identity's keep_min best. An identity keeps at least its best photo. Photos that
+// did not decode (zero embeddings) are out, and count for nothing.
+func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err error) {
+	decoded := make([]float64, 0, e.len()) // the cosines a quantile t is resolved on
+	var rows []int
 	for i := range e.len() {
-		s.cosine[i] = dot(e.row(i), s.center(int(e.labels[i])))
-		if s.why[i] = inBase; isZero(e.row(i)) {
-			s.why[i] = undecodable
-		} else {
-			decoded = append(decoded, float64(s.cosine[i]))
+		s.assigned[i], s.nearest[i], s.nearestCos[i] = e.labels[i], -1, float32(math.Inf(-1))
+		if s.why[i] == undecodable {
+			continue
 		}
+		s.why[i] = inBase
+		s.cosine[i] = dot(e.row(i), s.center(int(e.labels[i])))
+		decoded = append(decoded, float64(s.cosine[i]))
+		rows = append(rows, i)
 	}
 	slices.Sort(decoded)
-	t, err := cfg.T.Resolve(decoded, nil)
+	s.impostor = s.impostorCosines(e, rows, classes)
+	named := map[string]float64{}
+	if cfg.T.IsAuto() {
+		if named[autoSpec], err = autoT(s.impostor, cfg.ImpostorFAR); err != nil {
+			return fmt.Errorf("t: %w", err)
+		}
+	}
+	t, err := cfg.T.Resolve(decoded, named)
 	if err != nil {
 		return fmt.Errorf("t: %w", err)
 	}
 	s.t = t
-	photos := make([]int, len(byClass)) // per identity, its photos that decoded
-	for i, l := range e.labels {
-		if s.why[i] != undecodable {
-			photos[l]++
-		}
-	}
-	var foreign []bool
+	var own []float32 // the kernel's own cosines, to compare with its other ones (same rounding)
 	if cfg.Nearest {
-		foreign = s.nearerElsewhere(e, func(i int) bool {
-			return s.why[i] != undecodable && (float64(s.cosine[i]) <= t || photos[e.labels[i]] <= cfg.KeepMin)
-		})
+		own = s.nearestOther(e, rows)
 	}
-	for c, rows := range byClass {
+	relabel := cfg.Action == ActionRelabel
+	byClass := rowsByClass(e.labels, classes)
+	for _, rows := range byClass {
 		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(s.cosine[b], s.cosine[a]) })
-		small := photos[c] <= cfg.KeepMin
 		kept, best := 0, -1
 		for _, i := range rows {
 			if s.base[i] = false; s.why[i] == undecodable {
 				continue
 			}
-			if best < 0 {
+			foreign := own != nil && s.nearest[i] >= 0 && float64(s.nearestCos[i]) > float64(own[i])+cfg.Margin
+			if best < 0 && !foreign {
 				best = i
 			}
-			pass := float64(s.cosine[i]) > t
 			switch {
-			case !pass && kept >= cfg.KeepMin:
-				s.why[i] = belowT
-			case cfg.Nearest && (small || !pass) && foreign[i]:
+			case foreign && relabel && float64(s.nearestCos[i]) > t:
+				s.base[i], s.why[i] = true, relabeled
+				s.assigned[i], s.cosine[i] = s.nearest[i], s.nearestCos[i]
+			case foreign:
 				s.why[i] = nearerOther
+			case float64(s.cosine[i]) <= t && kept >= cfg.KeepMin:
+				s.why[i] = belowT
 			default:
 				s.base[i] = true
 				kept++
 			}
 		}
-		if kept == 0 && cfg.KeepMin > 0 && best >= 0 {
-			s.base[best], s.why[best] = true, inBase // the check never empties an identity keep_min protects
+		if kept == 0 && best >= 0 {
+			s.base[best], s.why[best] = true, inBase // no identity vanishes for want of a photo above t
 		}
 	}
 	return nil
+}
+
+// autoT is t: auto, the cosine that a fraction far of impostor cosines (photos to other
+// identities' centres) exceed: what a photo of another person scores against a centre, read off
+// the model and the data themselves, so the same default holds for every model.
+func autoT(impostor []float64, far float64) (float64, error) {
+	if far <= 0 || far >= 1 {
+		return 0, fmt.Errorf("impostor_far %g: want 0 < far < 1", far)
+	}
+	if len(impostor) == 0 {
+		return 0, errors.New("auto needs impostor cosines: at least two identities with photos that decode")
+	}
+	return quantile(impostor, 1-far), nil
+}
+
+// impostorCosines are the sorted cosines of the photos rows to the centres of identities other
+// than their own: every pair, or maxImpostorPairs drawn at random when there are more. Identities
+// without photos (zero centres) take no part.
+func (s *selection) impostorCosines(e *embeddings, rows []int, classes int) []float64 {
+	var live []int32
+	for c := range classes {
+		if !isZero(s.center(c)) {
+			live = append(live, int32(c))
+		}
+	}
+	if len(live) < 2 || len(rows) == 0 {
+		return nil
+	}
+	var out []float64
+	if pairs := len(rows) * (len(live) - 1); pairs <= maxImpostorPairs {
+		out = make([]float64, 0, pairs)
+		for _, i := range rows {
+			for _, c := range live {
+				if c != e.labels[i] {
+					out = append(out, float64(dot(e.row(i), s.center(int(c)))))
+				}
+			}
+		}
+	} else {
+		r := rand.New(rand.NewPCG(0x696d706f, 0x73746f72)) // fixed: the same data give the same t
+		out = make([]float64, 0, maxImpostorPairs)
+		for len(out) < maxImpostorPairs {
+			i := rows[r.IntN(len(rows))]
+			if c := live[r.IntN(len(live))]; c != e.labels[i] {
+				out = append(out, float64(dot(e.row(i), s.center(int(c)))))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // isZero reports whether every value of v is zero.
@@ -137,33 +217,28 @@ func isZero(v []float32) bool {
 
 func (s *selection) center(c int) []float32 { return s.centers[c*s.dim : (c+1)*s.dim] }
 
-// nearerElsewhere marks, among the photos check selects, those nearer another identity's centre
-// than their own: the mark of a photo filed under the wrong identity. It costs one dot product per
-// photo checked and identity: blocks of photos sweep the centres a cache-sized block at a time,
-// two photos by four centres per step (AVX2 and FMA where the CPU has them), over every core.
-func (s *selection) nearerElsewhere(e *embeddings, check func(i int) bool) []bool {
-	var suspects []int
-	for i := range e.len() {
-		if check(i) {
-			suspects = append(suspects, i)
-		}
-	}
-	out := make([]bool, e.len())
+// nearestOther finds, for each of the photos rows, the other identity whose centre is nearest
+// (s.nearest, s.nearestCos) and returns the photos' cosines to their own centres from the same
+// kernel (indexed by row), so the two round alike. It costs one dot product per photo and
+// identity: blocks of photos sweep the centres a cache-sized block at a time, two photos by four
+// centres per step (AVX2 and FMA where the CPU has them), over every core.
+func (s *selection) nearestOther(e *embeddings, rows []int) []float32 {
+	own := make([]float32, e.len())
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for {
 				start := int(next.Add(photoBlock)) - photoBlock
-				if start >= len(suspects) {
+				if start >= len(rows) {
 					return
 				}
-				s.markForeign(e, suspects[start:min(start+photoBlock, len(suspects))], out)
+				s.nearestBlock(e, rows[start:min(start+photoBlock, len(rows))], own)
 			}
 		})
 	}
 	wg.Wait()
-	return out
+	return own
 }
 
 const (
@@ -174,20 +249,20 @@ const (
 	centreBytes = 24 << 10
 )
 
-// markForeign sets out[i] for the photos i of block nearer another identity's centre than their
-// own. Both sides of the comparison come from the same kernel, so they round alike.
-func (s *selection) markForeign(e *embeddings, block []int, out []bool) {
+// nearestBlock fills s.nearest, s.nearestCos and own for the photos of block.
+func (s *selection) nearestBlock(e *embeddings, block []int, own []float32) {
 	d, classes := s.dim, len(s.centers)/s.dim
-	own := make([]float32, len(block))
 	other := make([]float32, len(block))
+	which := make([]int32, len(block))
 	for k := range other {
-		other[k] = float32(math.Inf(-1))
+		other[k], which[k] = float32(math.Inf(-1)), -1
 	}
 	note := func(k, c int, v float32) {
-		if c == int(e.labels[block[k]]) {
-			own[k] = v
-		} else {
-			other[k] = max(other[k], v)
+		switch {
+		case c == int(e.labels[block[k]]):
+			own[block[k]] = v
+		case v > other[k]:
+			other[k], which[k] = v, int32(c)
 		}
 	}
 	fast := d%8 == 0 && !s.scalar && avx2.FMAAvailable()
@@ -217,46 +292,50 @@ func (s *selection) markForeign(e *embeddings, block []int, out []bool) {
 					centres = s.centers[c*d : (c+4)*d]
 				}
 				avx2.Dots2x4(q0, q1, centres, &tile)
-				if n := min(4, classes-c); n < 4 || c <= own0 && own0 < c+4 || c <= own1 && own1 < c+4 {
+				n := min(4, classes-c)
+				if n < 4 || c <= own0 && own0 < c+4 || c <= own1 && own1 < c+4 ||
+					max(tile[0], tile[1], tile[2], tile[3]) > other[k] || max(tile[4], tile[5], tile[6], tile[7]) > other[k1] {
 					for j := range n {
 						note(k, c+j, tile[j])
 						note(k1, c+j, tile[4+j])
 					}
-				} else { // neither photo's own identity: the common case, without a call
-					other[k] = max(other[k], tile[0], tile[1], tile[2], tile[3])
-					other[k1] = max(other[k1], tile[4], tile[5], tile[6], tile[7])
-				}
+				} // else: neither photo's own identity nor a nearer one, the common case, without a call
 			}
 		}
 	}
 	for k, i := range block {
-		out[i] = other[k] > own[k]
+		if which[k] >= 0 && isZero(s.center(int(which[k]))) {
+			which[k] = -1 // an identity without a photo that decodes is nobody to suggest
+		}
+		s.nearest[i], s.nearestCos[i] = which[k], other[k]
 	}
 }
 
-// centres are the L2-normalised means of each class's rows, of those in keep when keep is non-nil.
-func centres(e *embeddings, byClass [][]int, keep []bool) []float32 {
-	out := make([]float32, len(byClass)*e.dim)
-	sum := make([]float64, e.dim)
-	for c, rows := range byClass {
-		clear(sum)
-		for _, i := range rows {
-			if keep != nil && !keep[i] {
-				continue
-			}
-			for j, v := range e.row(i) {
-				sum[j] += float64(v)
-			}
+// centres are the L2-normalised means of the photos assigned to each identity, of those in keep
+// when keep is non-nil. Photos that did not decode are zero and add nothing.
+func (s *selection) centres(e *embeddings, classes int, keep []bool) []float32 {
+	out := make([]float32, classes*e.dim)
+	sum := make([]float64, classes*e.dim)
+	for i := range e.len() {
+		if keep != nil && !keep[i] {
+			continue
 		}
+		acc := sum[int(s.assigned[i])*e.dim:][:e.dim]
+		for j, v := range e.row(i) {
+			acc[j] += float64(v)
+		}
+	}
+	for c := range classes {
+		acc := sum[c*e.dim:][:e.dim]
 		var norm float64
-		for _, v := range sum {
+		for _, v := range acc {
 			norm += v * v
 		}
 		if norm == 0 {
 			continue
 		}
 		norm = math.Sqrt(norm)
-		for j, v := range sum {
+		for j, v := range acc {
 			out[c*e.dim+j] = float32(v / norm)
 		}
 	}

@@ -13,6 +13,12 @@ import (
 // the model and good counts on the dataset. A few stages accept a named value too ("t", "median").
 type Spec string
 
+// autoSpec is the value of a threshold the stage derives from the data itself (select.t: auto).
+const autoSpec = "auto"
+
+// IsAuto reports whether s asks the stage to derive the value from the data.
+func (s Spec) IsAuto() bool { return strings.TrimSpace(string(s)) == autoSpec }
+
 // Quantile reports whether s names a quantile, and which one in [0, 1].
 func (s Spec) Quantile() (float64, bool, error) {
 	str := strings.TrimSpace(string(s))

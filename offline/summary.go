@@ -1,12 +1,14 @@
 package offline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
@@ -36,7 +38,10 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 		return nil, err
 	}
 	r.S2.TSpec, r.S2.T, r.S2.KeepMin, r.S2.Robust = string(s.cfg.Select.T), sst.T, s.cfg.Select.KeepMin, s.cfg.Select.Robust
+	r.S2.ImpostorFAR, r.S2.Margin, r.S2.Action = s.cfg.Select.ImpostorFAR, s.cfg.Select.Margin, s.cfg.Select.Action
 	r.S2.Kept, r.S2.Removed, r.S2.Undecodable = sst.Kept, sst.Removed, sst.Undecodable
+	r.S2.BelowT, r.S2.NearerOther, r.S2.Relabeled = sst.BelowT, sst.NearerOther, sst.Relabeled
+	r.S2.Impostor = trimHistogram(sst.Impostor, sst.T)
 	// Photos that did not decode have a NaN cosine: the histogram skips them, the quantiles too.
 	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.cosine, cosineLo, cosineHi, cosineBins), sst.T)
 	r.S2.Quantiles = quantileMap(sortedFloat64(slices.DeleteFunc(slices.Clone(sel.cosine), func(c float32) bool {
@@ -177,9 +182,9 @@ func (s *session) truthFile() (string, error) {
 	return "", nil
 }
 
-// scoreTruth scores S2's cleaning against the planted noise (mislabeled and junk photos), with
-// "removed" as the positive class; nil when there is no truth. Photos are matched by their
-// source path inside the ImageFolder, truth.csv's path column.
+// scoreTruth scores S2's cleaning against the planted noise (mislabeled, junk and outsider
+// photos), with "removed" as the positive class; nil when there is no truth. Photos are matched by
+// their source path inside the ImageFolder, truth.csv's path column.
 func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
 	path, err := s.truthFile()
 	if err != nil || path == "" {
@@ -189,48 +194,95 @@ func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind := make(map[string]synth.Kind, len(photos))
+	byPath := make(map[string]synth.Photo, len(photos))
 	for _, p := range photos {
-		kind[p.Path] = p.Kind
+		byPath[p.Path] = p
 	}
-	return truthOf(sel, func(i int) (synth.Kind, bool) {
+	labelOf := make(map[string]int32, s.ds.NumClasses())
+	for _, c := range s.ds.Classes() {
+		labelOf[c.Identity] = c.Label
+	}
+	return truthOf(sel, func(i int) (photoTruth, bool) {
 		row, ok := s.ds.Row(sel.ids[i])
 		if !ok {
-			return "", false
+			return photoTruth{}, false
 		}
-		k, ok := kind[s.ds.Source(row)]
-		return k, ok
+		p, ok := byPath[s.ds.Source(row)]
+		if !ok {
+			return photoTruth{}, false
+		}
+		label, known := labelOf[p.TrueIdentity]
+		if !known {
+			label = -1
+		}
+		return photoTruth{p.Kind, label}, true
 	}, path)
 }
 
-// truthOf counts S2's decisions against the kind of each photo (kindOf says false for a photo the
-// truth does not list).
-func truthOf(sel *selected, kindOf func(i int) (synth.Kind, bool), path string) (*report.Truth, error) {
+// photoTruth is what truth.csv says of a photo: its kind and the label of the identity it truly
+// shows (-1: none of the dataset's).
+type photoTruth struct {
+	kind  synth.Kind
+	label int32
+}
+
+// truthOf counts S2's decisions against the truth of each photo (truthOf says false for a photo
+// the truth does not list). A photo is kept when it stays in the base of the identity it is
+// filed under; relabeled, it is removed from it.
+func truthOf(sel *selected, truthOf func(i int) (photoTruth, bool), path string) (*report.Truth, error) {
 	t := &report.Truth{}
 	removed := 0
+	kinds := map[synth.Kind]*report.KindScore{}
 	for i, base := range sel.base {
-		k, ok := kindOf(i)
+		pt, ok := truthOf(i)
 		if !ok {
 			continue
 		}
-		if !base {
-			removed++
+		k := kinds[pt.kind]
+		if k == nil {
+			k = &report.KindScore{Kind: string(pt.kind)}
+			kinds[pt.kind] = k
 		}
-		if k == synth.Clean {
-			t.CleanTotal++
+		k.Total++
+		kept := base && sel.labels[i] == sel.filed[i]
+		if kept {
+			k.Kept++
+		} else {
+			k.Removed++
+			removed++
 			if base {
+				k.Relabeled++
+				if sel.labels[i] == pt.label {
+					k.RelabeledRight++
+				}
+			}
+		}
+		if pt.kind == synth.Clean {
+			t.CleanTotal++
+			if kept {
 				t.CleanKept++
 			}
 			continue
 		}
 		t.NoiseTotal++
-		if !base {
+		if !kept {
 			t.NoiseRemoved++
 		}
 	}
 	if t.CleanTotal+t.NoiseTotal == 0 {
 		return nil, fmt.Errorf("truth %s lists none of the dataset's photos (matched by source path)", path)
 	}
+	// Clean first, then the kinds of noise in a fixed order; kinds this version does not know last.
+	rank := func(k string) int {
+		return cmp.Or(slices.Index([]synth.Kind{synth.Clean, synth.Mislabeled, synth.Outsider, synth.Junk}, synth.Kind(k))+1, 5)
+	}
+	for _, k := range kinds {
+		k.RemovedRate = ratio(k.Removed, k.Total)
+		t.Kinds = append(t.Kinds, *k)
+	}
+	slices.SortFunc(t.Kinds, func(a, b report.KindScore) int {
+		return cmp.Or(cmp.Compare(rank(a.Kind), rank(b.Kind)), strings.Compare(a.Kind, b.Kind))
+	})
 	t.Precision = ratio(t.NoiseRemoved, removed)
 	t.Recall = ratio(t.NoiseRemoved, t.NoiseTotal)
 	t.CleanKeptRate = ratio(t.CleanKept, t.CleanTotal)

@@ -166,11 +166,19 @@ func printSummary(w io.Writer, out string) error {
 		return fmt.Errorf("read the report: %w", err)
 	}
 	fmt.Fprintf(w, "raw: %d photos of %d identities\n", r.Raw.Samples, r.Raw.Identities)
-	fmt.Fprintf(w, "S2: t %s = %.4f, kept %d, removed %d (see %s)\n", r.S2.TSpec, r.S2.T, r.S2.Kept, r.S2.Removed,
+	fmt.Fprintf(w, "S2: t %s = %.4f, kept %d (relabeled %d), removed %d: %d at most t, %d nearer another identity, %d undecodable (see %s)\n",
+		r.S2.TSpec, r.S2.T, r.S2.Kept, r.S2.Relabeled, r.S2.Removed, r.S2.BelowT, r.S2.NearerOther, r.S2.Undecodable,
 		filepath.Join(out, "report", "removed.csv"))
 	if t := r.S2.Truth; t != nil {
 		fmt.Fprintf(w, "S2 vs truth: removed %.1f%% of %d noisy photos, kept %.1f%% of %d clean (precision %.3f, recall %.3f)\n",
 			100*t.NoiseRemovedRate, t.NoiseTotal, 100*t.CleanKeptRate, t.CleanTotal, t.Precision, t.Recall)
+		for _, k := range t.Kinds {
+			fmt.Fprintf(w, "  %-10s %5d photos: %.1f%% removed", k.Kind, k.Total, 100*k.RemovedRate)
+			if k.Relabeled > 0 {
+				fmt.Fprintf(w, " (%d relabeled, %d to the identity they show)", k.Relabeled, k.RelabeledRight)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	fmt.Fprintf(w, "S3: (a, b) = (%s, %s) = (%.4f, %.4f), kept %d of %d candidates\n", r.S3.ASpec, r.S3.BSpec, r.S3.A, r.S3.B,
 		r.S3.Accepted, r.S3.Attempts)

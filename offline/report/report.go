@@ -14,16 +14,30 @@ import (
 // Folder is the report's folder inside a dataset.
 const Folder = "report"
 
-// Truth scores S2's cleaning against planted noise, with "removed" as the positive class.
+// Truth scores S2's cleaning against planted noise, with "removed" as the positive class: a photo
+// relabeled to another identity counts as removed from the one it was filed under.
 type Truth struct {
-	CleanTotal       int     `json:"clean_total"`
-	CleanKept        int     `json:"clean_kept"`
-	NoiseTotal       int     `json:"noise_total"`
-	NoiseRemoved     int     `json:"noise_removed"`
-	Precision        float64 `json:"precision"`
-	Recall           float64 `json:"recall"`
-	CleanKeptRate    float64 `json:"clean_kept_rate"`
-	NoiseRemovedRate float64 `json:"noise_removed_rate"`
+	CleanTotal       int         `json:"clean_total"`
+	CleanKept        int         `json:"clean_kept"`
+	NoiseTotal       int         `json:"noise_total"`
+	NoiseRemoved     int         `json:"noise_removed"`
+	Precision        float64     `json:"precision"`
+	Recall           float64     `json:"recall"`
+	CleanKeptRate    float64     `json:"clean_kept_rate"`
+	NoiseRemovedRate float64     `json:"noise_removed_rate"`
+	Kinds            []KindScore `json:"kinds"` // one row per kind of photo the truth lists
+}
+
+// KindScore is S2's decisions on the photos of one kind (clean, mislabeled, junk, outsider).
+type KindScore struct {
+	Kind    string `json:"kind"`
+	Total   int    `json:"total"`
+	Kept    int    `json:"kept"`    // in the base of the identity they are filed under
+	Removed int    `json:"removed"` // out of it: dropped, or relabeled
+	// Of the removed, those relabeled, and of these, those moved to the identity they truly show.
+	Relabeled      int     `json:"relabeled,omitempty"`
+	RelabeledRight int     `json:"relabeled_right,omitempty"`
+	RemovedRate    float64 `json:"removed_rate"`
 }
 
 // Example is one kept offline augmentation (ID) of an original photo (Parent).
@@ -47,17 +61,27 @@ type Report struct {
 		Sizes      []int `json:"sizes"` // photos per identity before S2
 	} `json:"raw"`
 	S2 struct {
-		TSpec   string  `json:"t_spec"`
-		T       float64 `json:"t"`
-		KeepMin int     `json:"keep_min"`
-		Robust  bool    `json:"robust"`
-		Kept    int     `json:"kept"`
-		Removed int     `json:"removed"`
-		// Of the removed, the photos that did not decode: no cosine, outside Cosine and Quantiles.
-		Undecodable int                `json:"undecodable,omitempty"`
-		Cosine      Histogram          `json:"cosine"`
-		Quantiles   map[string]float64 `json:"quantiles"`
-		Truth       *Truth             `json:"truth,omitempty"`
+		TSpec       string  `json:"t_spec"`
+		T           float64 `json:"t"`
+		KeepMin     int     `json:"keep_min"`
+		Robust      bool    `json:"robust"`
+		Kept        int     `json:"kept"`
+		Removed     int     `json:"removed"`
+		ImpostorFAR float64 `json:"impostor_far"`
+		Margin      float64 `json:"margin"`
+		Action      string  `json:"action"`
+		// Of the removed: at most t, nearer another identity by more than the margin, and the
+		// photos that did not decode (no cosine, outside Cosine and Quantiles).
+		BelowT      int `json:"below_t"`
+		NearerOther int `json:"nearer_other"`
+		Undecodable int `json:"undecodable,omitempty"`
+		Relabeled   int `json:"relabeled,omitempty"` // of the kept
+		// Cosine is the genuine side (photos to the centre of their identity), Impostor photos to
+		// other identities' centres (all pairs, or a sample).
+		Impostor  Histogram          `json:"impostor"`
+		Cosine    Histogram          `json:"cosine"`
+		Quantiles map[string]float64 `json:"quantiles"`
+		Truth     *Truth             `json:"truth,omitempty"`
 	} `json:"s2"`
 	S3 struct {
 		ASpec             string    `json:"a_spec"`

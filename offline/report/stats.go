@@ -76,11 +76,11 @@ func BalanceOf(perClass []float64) Balance {
 // clamp01 removes the rounding overshoot of sums that are exactly 0 or 1 in exact arithmetic.
 func clamp01(v float64) float64 { return min(max(v, 0), 1) }
 
-// HistogramOf counts values in bins equal bins over [lo, hi]. Values outside the range are counted
-// in the first or last bin, so the counts add up to the number of non-NaN values; NaN values (an
-// embedding that was never compared) are skipped. bins < 1 is taken as 1. If hi <= lo every value
-// lands in the first bin.
-func HistogramOf(values []float32, lo, hi float64, bins int) Histogram {
+// HistogramOf counts values (float32 or float64) in bins equal bins over [lo, hi]. Values outside
+// the range are counted in the first or last bin, so the counts add up to the number of non-NaN
+// values; NaN values (an embedding that was never compared) are skipped. bins < 1 is taken as 1.
+// If hi <= lo every value lands in the first bin.
+func HistogramOf[T float32 | float64](values []T, lo, hi float64, bins int) Histogram {
 	bins = max(bins, 1)
 	h := Histogram{Edges: make([]float64, bins+1), Counts: make([]int, bins)}
 	width := (hi - lo) / float64(bins)

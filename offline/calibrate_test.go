@@ -1,0 +1,153 @@
+package offline
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// photosAlong returns n unit embeddings of dim 4 near axis (a unit vector), with jitter.
+func photosAlong(r *rand.Rand, axis []float32, n int, jitter float64) [][]float32 {
+	out := make([][]float32, n)
+	for k := range out {
+		v := slices.Clone(axis)
+		for j := range v {
+			v[j] += float32(jitter * r.NormFloat64())
+		}
+		normalize(v)
+		out[k] = v
+	}
+	return out
+}
+
+func unit(v ...float32) []float32 {
+	normalize(v)
+	return v
+}
+
+// TestMarginRule: photos filed under identity 0 at several distances from identity 1. A photo
+// nearer 1's centre by more than the margin is out whatever its own cosine (above t here); one
+// nearer by less stays; with action relabel the first joins identity 1, and one nearer 1 but
+// below t there is dropped.
+func TestMarginRule(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	e := &embeddings{dim: 4}
+	add := func(label int32, v []float32) int {
+		e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, label), append(e.emb, v...)
+		return e.len() - 1
+	}
+	for _, v := range photosAlong(r, unit(1, 0, 0, 0), 60, 0.05) {
+		add(0, v)
+	}
+	for _, v := range photosAlong(r, unit(0, 1, 0, 0), 60, 0.05) {
+		add(1, v)
+	}
+	nearer := add(0, unit(0.6, 0.8, 0, 0))      // own ≈ 0.6 > t, other ≈ 0.8: out by the margin
+	tie := add(0, unit(0.70, 0.72, 0, 0))       // other − own ≈ 0.02 < margin: stays
+	lowBoth := add(0, unit(0.25, 0.4, 0.88, 0)) // nearer 1, but below t there: never relabeled
+	for _, action := range []string{ActionDrop, ActionRelabel} {
+		cfg := SelectConfig{T: "0.5", KeepMin: 3, Nearest: true, Margin: 0.05, Action: action}
+		sel, err := selectBase(e, 2, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if action == ActionDrop && (sel.base[nearer] || sel.why[nearer] != nearerOther || sel.nearest[nearer] != 1) {
+			t.Errorf("drop: the photo nearer identity 1 (own %.3f, other %.3f): base %v, why %q, nearest %d",
+				sel.cosine[nearer], sel.nearestCos[nearer], sel.base[nearer], sel.why[nearer], sel.nearest[nearer])
+		}
+		if action == ActionRelabel && (!sel.base[nearer] || sel.why[nearer] != relabeled || sel.assigned[nearer] != 1 ||
+			math.Abs(float64(sel.cosine[nearer])-float64(sel.nearestCos[nearer])) > 1e-6) {
+			t.Errorf("relabel: the photo nearer identity 1: base %v, why %q, assigned %d, cosine %.3f",
+				sel.base[nearer], sel.why[nearer], sel.assigned[nearer], sel.cosine[nearer])
+		}
+		if !sel.base[tie] || sel.assigned[tie] != 0 {
+			t.Errorf("%s: the photo within the margin: base %v, why %q, assigned %d (own %.3f, other %.3f)",
+				action, sel.base[tie], sel.why[tie], sel.assigned[tie], sel.cosine[tie], sel.nearestCos[tie])
+		}
+		if sel.base[lowBoth] || sel.why[lowBoth] != nearerOther {
+			t.Errorf("%s: the photo nearer identity 1 but below t there: base %v, why %q", action, sel.base[lowBoth], sel.why[lowBoth])
+		}
+		if n := countTrue(sel.base[:120]); n != 120 {
+			t.Errorf("%s: %d of 120 clean photos kept", action, n)
+		}
+	}
+	// Without the check, the photo above t stays: only the check sees it belongs elsewhere.
+	sel, err := selectBase(e, 2, SelectConfig{T: "0.5", KeepMin: 3, Margin: 0.05, Action: ActionDrop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sel.base[nearer] || sel.nearest[nearer] != -1 {
+		t.Errorf("nearest off: the photo nearer identity 1 base %v, nearest %d", sel.base[nearer], sel.nearest[nearer])
+	}
+}
+
+// TestAutoT: t: auto is the cosine that impostor_far of the impostor cosines exceed, on every pair
+// when they are few and on a sample when they are many; it removes photos of people outside the
+// set filed under an identity.
+func TestAutoT(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		classes, perEach int
+		sampled          bool
+	}{
+		{"every pair", 40, 10, false},
+		{"sampled", 1100, 2, true}, // 2,200 photos × 1,099 other identities > maxImpostorPairs
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const d = 16
+			r := rand.New(rand.NewPCG(7, uint64(tc.classes)))
+			e := &embeddings{dim: d}
+			for c := range tc.classes {
+				axis := make([]float32, d)
+				for j := range axis {
+					axis[j] = float32(r.NormFloat64())
+				}
+				normalize(axis)
+				for _, v := range photosAlong(r, axis, tc.perEach, 0.08) {
+					e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, int32(c)), append(e.emb, v...)
+				}
+			}
+			outsider := e.len()
+			v := make([]float32, d)
+			for j := range v {
+				v[j] = float32(r.NormFloat64())
+			}
+			normalize(v)
+			e.ids, e.labels, e.emb = append(e.ids, int64(outsider)), append(e.labels, 0), append(e.emb, v...)
+
+			const far = 0.03
+			sel, err := selectBase(e, tc.classes, SelectConfig{T: "auto", ImpostorFAR: far, KeepMin: 1, Nearest: true, Margin: 0.05, Action: ActionDrop})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every impostor pair, counted by brute force against the centres selectBase used.
+			above, pairs := 0, 0
+			for i := range e.len() {
+				for c := range tc.classes {
+					if c != int(e.labels[i]) {
+						pairs++
+						if float64(dot(e.row(i), sel.center(c))) > sel.t {
+							above++
+						}
+					}
+				}
+			}
+			if got := float64(above) / float64(pairs); math.Abs(got-far) > 0.002 {
+				t.Errorf("t = %.4f: %.4f of %d impostor pairs above it, want %.3f", sel.t, got, pairs, far)
+			}
+			if want := min(pairs, maxImpostorPairs); len(sel.impostor) != want || !slices.IsSorted(sel.impostor) {
+				t.Errorf("%d impostor cosines (sorted %v), want %d", len(sel.impostor), slices.IsSorted(sel.impostor), want)
+			}
+			if sel.base[outsider] {
+				t.Errorf("the outsider (cosine %.3f to its centre) passed t = %.3f", sel.cosine[outsider], sel.t)
+			}
+		})
+	}
+	if _, err := autoT(nil, 0.03); err == nil {
+		t.Error("t: auto without impostors was resolved")
+	}
+	if _, err := autoT([]float64{0.1, 0.2}, 1); err == nil {
+		t.Error("impostor_far 1 was accepted")
+	}
+}
