@@ -267,8 +267,8 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 // selected is S2's result as later stages read it, rows in id order.
 type selected struct {
 	ids     []int64
-	filed   []int32 // the identity each photo is filed under in the raw dataset
-	labels  []int32 // the identity each photo belongs to from S2 on: filed, or the one it was relabeled to
+	filed   []int32   // the identity each photo is filed under in the raw dataset
+	labels  []int32   // the identity each photo belongs to from S2 on: filed, or the one it was relabeled to
 	cosine  []float32 // to the centre of labels' identity
 	base    []bool
 	dim     int
