@@ -13,7 +13,7 @@ func TestParseConfig(t *testing.T) {
 		err        string
 	}{
 		{"empty is the defaults", "", func(c Config) bool {
-			return c.Select.T == "auto" && c.Select.ImpostorFAR == 0.03 && c.Select.Margin == 0.05 && c.Select.KeepMin == 3 && c.Augment.B == "p95"
+			return c.Select.T == "auto" && c.Select.ImpostorFAR == 0.05 && c.Select.Margin == 0.12 && c.Select.KeepMin == 1 && c.Select.Robust && c.Augment.B == "p95"
 		}, ""},
 		{"relabel", "select: {action: relabel, margin: 0.1, impostor_far: 0.01}\n", func(c Config) bool {
 			return c.Select.Action == ActionRelabel && c.Select.Margin == 0.1 && c.Select.ImpostorFAR == 0.01

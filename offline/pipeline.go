@@ -89,6 +89,7 @@ type session struct {
 	rawFP     string // the raw dataset's fingerprint
 	modelFP   string // sha256 of the model file; "" until needed
 	embedder  *embed.Embedder
+	truth     *truthTable // the planted noise's truth that matches the dataset; nil: none
 }
 
 func (p *Pipeline) session(fn func(s *session) error) (err error) {
@@ -133,6 +134,9 @@ func (p *Pipeline) session(fn func(s *session) error) (err error) {
 	}
 	if s.ds.Len() == 0 {
 		return fmt.Errorf("dataset %s has no photos", p.Dataset)
+	}
+	if s.truth, err = s.findTruth(); err != nil {
+		return err
 	}
 	s.rawFP = strconv.FormatUint(s.ds.Fingerprint(), 16)
 	s.stages = &stages{dir: filepath.Join(s.work, "stages"), log: s.log}

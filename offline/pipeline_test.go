@@ -373,3 +373,46 @@ func BenchmarkOfflineRun(b *testing.B) {
 	}
 	b.Logf("%d photos; seconds per stage: %v", photos, r.Timings)
 }
+
+// TestTruthThatMatchesNothing: a truth.csv beside the source whose paths are relative to another
+// folder is a warning and the run goes on unscored; the same file given with --truth is an error
+// before any stage runs.
+func TestTruthThatMatchesNothing(t *testing.T) {
+	needRuntime(t)
+	dir := t.TempDir()
+	raw := synthRaw(t, dir, synth.Options{Identities: 8, Seed: 5, Noise: 0.05, Size: 64})
+	beside := filepath.Join(dir, "synth", "truth.csv")
+	photos, err := synth.ReadTruth(beside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range photos {
+		photos[i].Path = "images/" + photos[i].Path // relative to DIR, not to DIR/images
+	}
+	if err := synth.WriteTruth(beside, photos); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(dir, "eq")
+	p, logs := pipeline(raw, out, fixtureModel)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("a truth beside the source that matches nothing stopped the run: %v\n%s", err, logs)
+	}
+	if !strings.Contains(logs.String(), "lists none of the dataset's photos") {
+		t.Errorf("no warning about the truth:\n%s", logs)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "report", "report.json"))
+	if err != nil || strings.Contains(string(data), `"truth"`) {
+		t.Errorf("the report scores an unmatched truth (%v)", err)
+	}
+
+	p, logs = pipeline(raw, filepath.Join(dir, "eq2"), fixtureModel)
+	p.Config.Truth = beside
+	err = p.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "lists none of the dataset's photos") || !strings.Contains(err.Error(), "id00000/") {
+		t.Fatalf("an explicit truth that matches nothing: %v", err)
+	}
+	if ran, _ := stagesRan(logs.String()); len(ran) != 0 {
+		t.Errorf("stages ran before the truth was checked: %v", ran)
+	}
+}

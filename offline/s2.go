@@ -81,6 +81,10 @@ func (s *session) embed(part Part) (*record, error) {
 	})
 }
 
+// suspectRemoved is the share of photos S2 removes beyond which it warns that the pre-model may
+// be too weak for the data.
+const suspectRemoved = 0.35
+
 // selectStats is what S2's selection records for the report.
 type selectStats struct {
 	T           float64 `json:"t"`
@@ -135,6 +139,12 @@ func (s *session) selectStage(count int) (*record, error) {
 			case relabeled:
 				st.Relabeled++
 			}
+		}
+		if judged := st.Kept + st.Removed - st.Undecodable; judged > 0 && float64(st.Removed-st.Undecodable) > suspectRemoved*float64(judged) {
+			// Web-collected sets hold 5–30 % noise; much more means the pre-model does not tell these
+			// people apart (genuine and impostor cosines overlap in report.html), not that the set is bad.
+			s.log.Warn("S2 removed a large share of the photos: the pre-model may not separate these identities",
+				"removed", st.Removed-st.Undecodable, "of", judged, "t", sel.t, "below_t", st.BelowT, "nearer_other", st.NearerOther)
 		}
 		return []string{centersNPY, centersArrow, cosineArrow, removedCSV}, st, nil
 	})

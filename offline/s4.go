@@ -88,13 +88,9 @@ const (
 )
 
 func (s *session) equalizeSpec(selRec *record, augRecs []*record) (*stageSpec, error) {
-	truth, err := s.truthFile()
-	if err != nil {
-		return nil, err
-	}
 	inputs := append([]string{s.rawFP, selRec.outputsFingerprint()}, fingerprints(augRecs...)...)
-	if truth != "" {
-		info, err := hashFile(truth)
+	if s.truth != nil {
+		info, err := hashFile(s.truth.path)
 		if err != nil {
 			return nil, fmt.Errorf("truth: %w", err)
 		}

@@ -19,6 +19,9 @@ import (
 type selection struct {
 	dim        int
 	centers    []float32 // classes × dim, L2-normalised (zero for an identity without photos)
+	sums       []float64 // per identity: the length of the sum of the embeddings its centre averages
+	members    []int32   // per identity: the photos its centre averages
+	inCentre   []bool    // per embeddings row: the photo is among those its identity's centre averages
 	cosine     []float32 // per embeddings row: cosine to the centre of the identity it is assigned
 	assigned   []int32   // per embeddings row: its label, or with action relabel the identity it moved to
 	nearest    []int32   // per embeddings row: the nearest other identity's centre (-1: not checked, or none)
@@ -71,14 +74,14 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 			s.why[i] = undecodable
 		}
 	}
-	s.centers = s.centres(e, classes, nil)
+	s.centres(e, classes, nil)
 	if err := s.score(e, classes, cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Robust {
 		// The first centre is pulled towards whatever noise the identity holds; its base is mostly
 		// clean, so a centre of the base alone sits nearer the true identity.
-		s.centers = s.centres(e, classes, s.base)
+		s.centres(e, classes, slices.Clone(s.base))
 		if err := s.score(e, classes, cfg); err != nil {
 			return nil, err
 		}
@@ -121,6 +124,7 @@ func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err err
 	var own []float32 // the kernel's own cosines, to compare with its other ones (same rounding)
 	if cfg.Nearest {
 		own = s.nearestOther(e, rows)
+		s.leaveOneOut(e, rows, own)
 	}
 	relabel := cfg.Action == ActionRelabel
 	byClass := rowsByClass(e.labels, classes)
@@ -311,15 +315,20 @@ func (s *selection) nearestBlock(e *embeddings, block []int, own []float32) {
 	}
 }
 
-// centres are the L2-normalised means of the photos assigned to each identity, of those in keep
-// when keep is non-nil. Photos that did not decode are zero and add nothing.
-func (s *selection) centres(e *embeddings, classes int, keep []bool) []float32 {
-	out := make([]float32, classes*e.dim)
+// centres sets each identity's centre: the L2-normalised mean of the photos assigned to it, of
+// those in keep when keep is non-nil (photos that did not decode are zero and count for nothing),
+// with the length of their sum and their number, which leaveOneOut needs.
+func (s *selection) centres(e *embeddings, classes int, keep []bool) {
+	s.centers = make([]float32, classes*e.dim)
+	s.sums, s.members = make([]float64, classes), make([]int32, classes)
+	s.inCentre = make([]bool, e.len())
 	sum := make([]float64, classes*e.dim)
 	for i := range e.len() {
-		if keep != nil && !keep[i] {
+		if keep != nil && !keep[i] || s.why[i] == undecodable {
 			continue
 		}
+		s.inCentre[i] = s.assigned[i] == e.labels[i] // relabeled in a first pass, it is in another's
+		s.members[s.assigned[i]]++
 		acc := sum[int(s.assigned[i])*e.dim:][:e.dim]
 		for j, v := range e.row(i) {
 			acc[j] += float64(v)
@@ -335,11 +344,33 @@ func (s *selection) centres(e *embeddings, classes int, keep []bool) []float32 {
 			continue
 		}
 		norm = math.Sqrt(norm)
+		s.sums[c] = norm
 		for j, v := range acc {
-			out[c*e.dim+j] = float32(v / norm)
+			s.centers[c*e.dim+j] = float32(v / norm)
 		}
 	}
-	return out
+}
+
+// looMin is the size from which an identity's photos are compared with the centre of the other
+// photos of their identity (leave one out) in the margin rule. A photo pulls the centre it is
+// part of towards itself (in an identity of six photos a stranger gains some 0.3 of cosine from
+// itself, enough to escape); below five photos the others' centre is too unsteady to judge by.
+const looMin = 5
+
+// leaveOneOut turns the own cosines of the photos rows, in identities of at least looMin photos
+// whose centre averages them, into cosines to the centre of their identity's other photos: with
+// S the sum the centre averages and x a unit embedding, cos(x, S − x) = (x·S − 1) / |S − x|.
+func (s *selection) leaveOneOut(e *embeddings, rows []int, own []float32) {
+	for _, i := range rows {
+		c := e.labels[i]
+		if !s.inCentre[i] || s.members[c] < looMin {
+			continue
+		}
+		xs := float64(own[i]) * s.sums[c]
+		if rest := s.sums[c]*s.sums[c] - 2*xs + 1; rest > 0 {
+			own[i] = float32((xs - 1) / math.Sqrt(rest))
+		}
+	}
 }
 
 // rowsByClass lists the rows of each label in row order.

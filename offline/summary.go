@@ -157,46 +157,72 @@ func trimHistogram(h report.Histogram, marks ...float64) report.Histogram {
 	return report.Histogram{Edges: h.Edges[lo : hi+1], Counts: h.Counts[lo:hi]}
 }
 
-// truthFile finds the truth of the planted noise: the configured file, else a truth.csv in the
-// raw dataset's source folder or the folder above it (synth writes DIR/truth.csv beside
-// DIR/images). "" when there is none.
-func (s *session) truthFile() (string, error) {
-	if s.cfg.Truth != "" {
-		if _, err := os.Stat(s.cfg.Truth); err != nil {
-			return "", fmt.Errorf("truth: %w", err)
+// truthTable is a truth.csv of planted noise, by source path inside the ImageFolder.
+type truthTable struct {
+	path   string
+	byPath map[string]synth.Photo
+}
+
+// findTruth loads the truth of the planted noise: the configured file, else a truth.csv in the
+// raw dataset's source folder or the folder above it (synth and plant write DIR/truth.csv beside
+// DIR/images); nil when there is none. It is checked against the dataset before any work: a
+// configured truth that lists none of its photos is an error, one found beside the source is
+// ignored with a warning that says so.
+func (s *session) findTruth() (*truthTable, error) {
+	path, explicit := s.cfg.Truth, s.cfg.Truth != ""
+	if !explicit {
+		src := s.ds.Manifest().Source
+		if src == "" {
+			return nil, nil
 		}
-		return s.cfg.Truth, nil
-	}
-	src := s.ds.Manifest().Source
-	if src == "" {
-		return "", nil
-	}
-	for _, dir := range []string{src, filepath.Dir(src)} {
-		path := filepath.Join(dir, "truth.csv")
-		if _, err := os.Stat(path); err == nil {
-			return path, nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("truth: %w", err)
+		for _, dir := range []string{src, filepath.Dir(src)} {
+			candidate := filepath.Join(dir, "truth.csv")
+			if _, err := os.Stat(candidate); err == nil {
+				path = candidate
+				break
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("truth: %w", err)
+			}
+		}
+		if path == "" {
+			return nil, nil
 		}
 	}
-	return "", nil
+	photos, err := synth.ReadTruth(path)
+	if err != nil {
+		if explicit {
+			return nil, fmt.Errorf("truth: %w", err)
+		}
+		s.log.Warn("truth.csv beside the source is not a truth file: S2 is not scored against it", "truth", path, "err", err)
+		return nil, nil
+	}
+	t := &truthTable{path: path, byPath: make(map[string]synth.Photo, len(photos))}
+	for _, p := range photos {
+		t.byPath[p.Path] = p
+	}
+	for row := range s.ds.Len() {
+		if _, ok := t.byPath[s.ds.Source(row)]; ok {
+			return t, nil
+		}
+	}
+	example := ""
+	if s.ds.Len() > 0 {
+		example = s.ds.Source(0)
+	}
+	if explicit {
+		return nil, fmt.Errorf("truth %s lists none of the dataset's photos: its paths must be relative to the imported ImageFolder, like %q", path, example)
+	}
+	s.log.Warn("truth.csv beside the source lists none of the dataset's photos (paths relative to another folder?): S2 is not scored against it",
+		"truth", path, "dataset_path_example", example)
+	return nil, nil
 }
 
 // scoreTruth scores S2's cleaning against the planted noise (mislabeled, junk and outsider
 // photos), with "removed" as the positive class; nil when there is no truth. Photos are matched by
 // their source path inside the ImageFolder, truth.csv's path column.
 func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
-	path, err := s.truthFile()
-	if err != nil || path == "" {
-		return nil, err
-	}
-	photos, err := synth.ReadTruth(path)
-	if err != nil {
-		return nil, err
-	}
-	byPath := make(map[string]synth.Photo, len(photos))
-	for _, p := range photos {
-		byPath[p.Path] = p
+	if s.truth == nil {
+		return nil, nil
 	}
 	labelOf := make(map[string]int32, s.ds.NumClasses())
 	for _, c := range s.ds.Classes() {
@@ -207,7 +233,7 @@ func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
 		if !ok {
 			return photoTruth{}, false
 		}
-		p, ok := byPath[s.ds.Source(row)]
+		p, ok := s.truth.byPath[s.ds.Source(row)]
 		if !ok {
 			return photoTruth{}, false
 		}
@@ -216,7 +242,7 @@ func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
 			label = -1
 		}
 		return photoTruth{p.Kind, label}, true
-	}, path)
+	}, s.truth.path)
 }
 
 // photoTruth is what truth.csv says of a photo: its kind and the label of the identity it truly
