@@ -183,9 +183,10 @@ func (s *session) readEmbedded(parts []*record) (*embeddings, error) {
 	return sorted, nil
 }
 
-// cosineSchema: label is the identity a photo is filed under, assigned the one whose base it joins
-// (the same unless relabeled), cosine its cosine to that one's centre, nearest the nearest other
-// identity (-1: not checked) and nearest_cosine the cosine to its centre.
+// cosineSchema: label is the identity a photo is filed under, cosine its cosine to that identity's
+// centre, assigned the identity whose base it joins (the same unless relabeled), nearest the nearest other
+// identity (-1: not checked) and nearest_cosine the cosine to its centre, reason why the photo is
+// out of the base of the identity it is filed under ("" when it is in).
 func cosineSchema() *arrow.Schema {
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
@@ -195,6 +196,7 @@ func cosineSchema() *arrow.Schema {
 		{Name: "assigned", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "nearest", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "nearest_cosine", Type: arrow.PrimitiveTypes.Float32},
+		{Name: "reason", Type: arrow.BinaryTypes.String},
 	}, nil)
 }
 
@@ -227,8 +229,11 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		if why == undecodable || sel.nearest[i] < 0 {
 			nearestCos[i] = float32(math.NaN())
 		}
-		if why == undecodable {
+		switch why {
+		case undecodable:
 			cosine[i] = float32(math.NaN())
+		case relabeled:
+			cosine[i] = dot(all.row(i), sel.center(int(all.labels[i])))
 		}
 	}
 	err = writeArrow(filepath.Join(s.work, cosineArrow), cosineSchema(), func(b *array.RecordBuilder) {
@@ -239,6 +244,9 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		b.Field(4).(*array.Int32Builder).AppendValues(sel.assigned, nil)
 		b.Field(5).(*array.Int32Builder).AppendValues(sel.nearest, nil)
 		b.Field(6).(*array.Float32Builder).AppendValues(nearestCos, nil)
+		for _, why := range sel.why {
+			b.Field(7).(*array.StringBuilder).Append(why.String())
+		}
 	})
 	if err != nil {
 		return err
@@ -256,8 +264,7 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 		if !ok {
 			return fmt.Errorf("embedded photo %d is not in the dataset", id)
 		}
-		// The cosine to the centre of the identity it is filed under, whatever became of it.
-		cos := format(dot(all.row(i), sel.center(int(all.labels[i]))))
+		cos := format(cosine[i]) // to the centre of the identity it is filed under
 		suggested, suggestedCos := "", ""
 		if n := sel.nearest[i]; n >= 0 && (sel.why[i] == nearerOther || sel.why[i] == relabeled) {
 			suggested, suggestedCos = classes[n].Identity, format(sel.nearestCos[i])
@@ -276,14 +283,18 @@ func (s *session) writeSelection(all *embeddings, sel *selection) error {
 
 // selected is S2's result as later stages read it, rows in id order.
 type selected struct {
-	ids     []int64
-	filed   []int32   // the identity each photo is filed under in the raw dataset
-	labels  []int32   // the identity each photo belongs to from S2 on: filed, or the one it was relabeled to
-	cosine  []float32 // to the centre of labels' identity
-	base    []bool
-	dim     int
-	centers []float32 // classes × dim
-	t       float64
+	ids        []int64
+	filed      []int32   // the identity each photo is filed under in the raw dataset
+	labels     []int32   // the identity each photo belongs to from S2 on: filed, or the one it was relabeled to
+	cosine     []float32 // to the centre of labels' identity
+	filedCos   []float32 // to the centre of filed's identity (NaN: the photo does not decode)
+	nearest    []int32   // the nearest other identity (-1: not checked)
+	nearestCos []float32 // the cosine to its centre
+	reason     []string  // why a photo is out of its filed identity's base; "" when it is in
+	base       []bool
+	dim        int
+	centers    []float32 // classes × dim
+	t          float64
 }
 
 // readSelection reads S2's outputs.
@@ -301,10 +312,13 @@ func (s *session) readSelection(rec *record) (*selected, error) {
 		sel.ids = append(sel.ids, r.Column(0).(*array.Int64).Int64Values()...)
 		sel.filed = append(sel.filed, r.Column(1).(*array.Int32).Int32Values()...)
 		sel.labels = append(sel.labels, r.Column(4).(*array.Int32).Int32Values()...)
-		sel.cosine = append(sel.cosine, r.Column(2).(*array.Float32).Float32Values()...)
-		base := r.Column(3).(*array.Boolean)
+		sel.filedCos = append(sel.filedCos, r.Column(2).(*array.Float32).Float32Values()...)
+		sel.nearest = append(sel.nearest, r.Column(5).(*array.Int32).Int32Values()...)
+		sel.nearestCos = append(sel.nearestCos, r.Column(6).(*array.Float32).Float32Values()...)
+		base, reason := r.Column(3).(*array.Boolean), r.Column(7).(*array.String)
 		for i := range base.Len() {
 			sel.base = append(sel.base, base.Value(i))
+			sel.reason = append(sel.reason, reason.Value(i))
 		}
 		return nil
 	})
@@ -325,6 +339,13 @@ func (s *session) readSelection(rec *record) (*selected, error) {
 	}
 	if len(sel.centers) != s.ds.NumClasses()*sel.dim || len(sel.ids) != s.ds.Len() {
 		return nil, fmt.Errorf("S2's outputs in %s do not match the dataset (%d photos, %d identities)", rec.Root, s.ds.Len(), s.ds.NumClasses())
+	}
+	// From S2 on, a relabeled photo belongs to its new identity, at its cosine to that centre.
+	sel.cosine = slices.Clone(sel.filedCos)
+	for i, l := range sel.labels {
+		if l != sel.filed[i] {
+			sel.cosine[i] = sel.nearestCos[i]
+		}
 	}
 	return sel, nil
 }

@@ -43,8 +43,8 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 	r.S2.BelowT, r.S2.NearerOther, r.S2.Relabeled = sst.BelowT, sst.NearerOther, sst.Relabeled
 	r.S2.Impostor = trimHistogram(sst.Impostor, sst.T)
 	// Photos that did not decode have a NaN cosine: the histogram skips them, the quantiles too.
-	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.cosine, cosineLo, cosineHi, cosineBins), sst.T)
-	r.S2.Quantiles = quantileMap(sortedFloat64(slices.DeleteFunc(slices.Clone(sel.cosine), func(c float32) bool {
+	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.filedCos, cosineLo, cosineHi, cosineBins), sst.T)
+	r.S2.Quantiles = quantileMap(sortedFloat64(slices.DeleteFunc(slices.Clone(sel.filedCos), func(c float32) bool {
 		return math.IsNaN(float64(c))
 	})))
 	truth, err := s.scoreTruth(sel)
@@ -52,6 +52,7 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 		return nil, err
 	}
 	r.S2.Truth = truth
+	r.S2.Audit = s.audit(sel)
 
 	r.S3.ASpec, r.S3.BSpec = string(s.cfg.Augment.A), string(s.cfg.Augment.B)
 	var cosine report.Histogram
@@ -88,6 +89,67 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 	return r, nil
 }
 
+// Audit sample sizes: photos shown per reason, typical photos beside each.
+const (
+	auditPerReason = 8
+	auditTypical   = 3
+)
+
+// audit picks, per reason, the photos S2 was surest to take out of their identity (the lowest
+// cosine; for those nearer another identity the widest gap), each with the most typical photos of
+// its identity and of the one it is nearer.
+func (s *session) audit(sel *selected) []report.Audit {
+	classes := s.ds.Classes()
+	typical := make([][]int64, len(classes)) // per identity, its base photos nearest the centre
+	byLabel := rowsByClass(sel.labels, len(classes))
+	for c, rows := range byLabel {
+		rows = slices.DeleteFunc(slices.Clone(rows), func(i int) bool { return !sel.base[i] })
+		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(sel.cosine[b], sel.cosine[a]) })
+		for _, i := range rows[:min(auditTypical, len(rows))] {
+			typical[c] = append(typical[c], sel.ids[i])
+		}
+	}
+	byReason := map[string][]int{}
+	for i, why := range sel.reason {
+		if why != "" {
+			byReason[why] = append(byReason[why], i)
+		}
+	}
+	// How sure S2 was: how far below its own centre, or how much nearer the other.
+	doubt := func(i int) float64 {
+		if sel.nearest[i] >= 0 && !math.IsNaN(float64(sel.nearestCos[i])) && sel.reason[i] != belowT.String() {
+			return float64(sel.nearestCos[i] - sel.filedCos[i])
+		}
+		return -float64(sel.filedCos[i])
+	}
+	var out []report.Audit
+	for _, why := range []removal{belowT, nearerOther, relabeled, undecodable} {
+		rows := byReason[why.String()]
+		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(doubt(b), doubt(a)) })
+		for _, i := range rows[:min(auditPerReason, len(rows))] {
+			row, ok := s.ds.Row(sel.ids[i])
+			if !ok {
+				continue
+			}
+			a := report.Audit{ID: sel.ids[i], Source: s.ds.Source(row), Identity: classes[sel.filed[i]].Identity,
+				Reason: why.String(), Cosine: finiteOr0(sel.filedCos[i]), Typical: typical[sel.filed[i]]}
+			if n := sel.nearest[i]; n >= 0 && (why == nearerOther || why == relabeled) {
+				a.Suggested, a.SuggestedCosine, a.SuggestedTypical = classes[n].Identity, finiteOr0(sel.nearestCos[i]), typical[n]
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// finiteOr0 is v, or 0 for NaN (JSON has none): the photo had no cosine.
+func finiteOr0(v float32) float64 {
+	if math.IsNaN(float64(v)) {
+		return 0
+	}
+	return float64(v)
+}
+
 // examples picks kept augmentations S4 used, a few per identity, for the report's grid.
 func (eq *equalized) examples() []report.Example {
 	var out []report.Example
@@ -103,7 +165,9 @@ func (eq *equalized) examples() []report.Example {
 	return out
 }
 
-// writeReport writes report.json and report.html into the equalized dataset, with its images.
+// writeReport writes report.json and report.html into the equalized dataset, with its images:
+// photos by their raw dataset id (the audit's removed photos are only there), augmentations from
+// the equalized dataset.
 func (s *session) writeReport(r *report.Report) error {
 	ds, err := arrowio.Open(s.out)
 	if err != nil {
@@ -111,11 +175,13 @@ func (s *session) writeReport(r *report.Report) error {
 	}
 	defer ds.Close()
 	return report.Write(s.out, r, func(id int64) []byte {
-		row, ok := ds.Row(id)
-		if !ok {
-			return nil
+		if row, ok := s.ds.Row(id); ok {
+			return s.ds.Image(row)
 		}
-		return ds.Image(row)
+		if row, ok := ds.Row(id); ok {
+			return ds.Image(row)
+		}
+		return nil
 	})
 }
 

@@ -37,6 +37,22 @@ type view struct {
 	Charts  []*chart
 	Grid    []gridRow
 	GridCap string
+	Audit   []auditGroup
+}
+
+// auditGroup is the audit's photos removed for one reason.
+type auditGroup struct {
+	Reason string
+	Rows   []auditRow
+}
+
+// auditRow is a removed photo beside typical photos of its identity and of the one it is nearer.
+type auditRow struct {
+	Photo     gridCell
+	Identity  string
+	Typical   []gridCell
+	Suggested string
+	Nearer    []gridCell
 }
 
 type stageTime struct {
@@ -62,8 +78,9 @@ type gridCell struct {
 
 func renderHTML(r *Report, images func(id int64) []byte) ([]byte, error) {
 	v := view{Report: r, Stages: stageTimes(r.Timings), Quants: quantiles(r.S2.Quantiles)}
-	v.Charts = []*chart{sizesChart(r), s2Chart(r), s3Chart(r), acceptanceChart(r)}
+	v.Charts = []*chart{sizesChart(r), s2Chart(r), calibrationChart(r), s3Chart(r), acceptanceChart(r)}
 	v.Grid, v.GridCap = grid(r.S3.Examples, images)
+	v.Audit = audit(r.S2.Audit, images)
 	var b bytes.Buffer
 	if err := page.Execute(&b, v); err != nil {
 		return nil, err
@@ -201,6 +218,54 @@ func s2Chart(r *Report) *chart {
 	return c
 }
 
+// calibrationChart draws the two distributions t: auto reads: each photo's cosine to its own
+// identity's centre (genuine, noise included) and to the other identities' centres (impostor), as
+// shares of their totals so that both show whatever their sizes.
+func calibrationChart(r *Report) *chart {
+	c := newChart("S2: genuine and impostor cosines", "cosine to a centre", "share of the distribution")
+	g, im := r.S2.Cosine, r.S2.Impostor
+	if g.Total() == 0 || im.Total() == 0 {
+		c.Empty = "no impostor cosines recorded"
+		return c
+	}
+	lo, hi := min(g.Edges[0], im.Edges[0]), max(g.Edges[len(g.Edges)-1], im.Edges[len(im.Edges)-1])
+	shares := func(h Histogram) ([]float64, float64) {
+		out, total, peak := make([]float64, len(h.Counts)), float64(h.Total()), 0.0
+		for i, n := range h.Counts {
+			out[i] = float64(n) / total
+			peak = max(peak, out[i])
+		}
+		return out, peak
+	}
+	gs, gp := shares(g)
+	is, ip := shares(im)
+	x, y := c.xAxis(lo, hi), c.yAxis(0, max(gp, ip)*1.08, false)
+	c.XTicks, c.YTicks = linearTicks(x, 10), linearTicks(y, 5)
+	c.Lines = []line{{D: histogramPath(x, y, im.Edges, is), Class: "impostor"}, {D: histogramPath(x, y, g.Edges, gs), Class: "genuine"}}
+	c.Legend = []legendItem{{"genuine", "photo to its own centre"}, {"impostor", "photo to another identity's centre"}}
+	t := r.S2.T
+	if t >= lo && t <= hi {
+		c.Markers = []marker{{X: x.at(t), Label: "t = " + formatValue(t), Class: "t", LabelX: x.at(t) + 5, LabelY: c.Top + 12, Anchor: "start"}}
+	}
+	c.Caption = fmt.Sprintf("t = %s (%s", formatValue(t), orDefault(r.S2.TSpec))
+	if r.S2.TSpec == "auto" {
+		c.Caption += fmt.Sprintf(": %.3g of impostor cosines above it", r.S2.ImpostorFAR)
+	}
+	c.Caption += fmt.Sprintf("). %d impostor cosines (all pairs, or a sample), %d genuine.", im.Total(), g.Total())
+	return c
+}
+
+// histogramPath is a step line over the bins of edges at heights ys.
+func histogramPath(x, y axis, edges []float64, ys []float64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "M%.1f %.1f", x.at(edges[0]), y.at(0))
+	for i, v := range ys {
+		fmt.Fprintf(&b, " V%.1f H%.1f", y.at(v), x.at(edges[i+1]))
+	}
+	fmt.Fprintf(&b, " V%.1f", y.at(0))
+	return b.String()
+}
+
 func s3Chart(r *Report) *chart {
 	a, b := r.S3.A, r.S3.B
 	c := histogramChart("S3: cosine of augmented candidates to their identity centre", r.S3.Cosine,
@@ -278,6 +343,33 @@ func grid(examples []Example, images func(id int64) []byte) ([]gridRow, string) 
 	}
 	caption := fmt.Sprintf("%d of %d kept augmentations, beside their %d originals.", shown, len(examples), len(rows))
 	return rows, caption
+}
+
+// audit lays out the removed photos of the report's audit, grouped by reason in its order.
+func audit(rows []Audit, images func(id int64) []byte) []auditGroup {
+	if images == nil {
+		return nil
+	}
+	var out []auditGroup
+	for _, a := range rows {
+		if len(out) == 0 || out[len(out)-1].Reason != a.Reason {
+			out = append(out, auditGroup{Reason: a.Reason})
+		}
+		caption := fmt.Sprintf("%s · cos %.3f", a.Source, a.Cosine)
+		if a.Suggested != "" {
+			caption += fmt.Sprintf(" · %.3f to %s", a.SuggestedCosine, a.Suggested)
+		}
+		row := auditRow{Photo: cell(a.ID, caption, images), Identity: a.Identity, Suggested: a.Suggested}
+		for _, id := range a.Typical {
+			row.Typical = append(row.Typical, cell(id, fmt.Sprintf("%s #%d", a.Identity, id), images))
+		}
+		for _, id := range a.SuggestedTypical {
+			row.Nearer = append(row.Nearer, cell(id, fmt.Sprintf("%s #%d", a.Suggested, id), images))
+		}
+		g := &out[len(out)-1]
+		g.Rows = append(g.Rows, row)
+	}
+	return out
 }
 
 func cell(id int64, caption string, images func(id int64) []byte) gridCell {

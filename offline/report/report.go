@@ -40,6 +40,21 @@ type KindScore struct {
 	RemovedRate    float64 `json:"removed_rate"`
 }
 
+// Audit is one photo S2 took out of the identity it is filed under, with the most typical photos
+// (highest cosine to the centre) of that identity and, when it is nearer another identity, of that
+// one. IDs are sample ids in the raw dataset.
+type Audit struct {
+	ID               int64   `json:"id"`
+	Source           string  `json:"source"`
+	Identity         string  `json:"identity"`
+	Reason           string  `json:"reason"`
+	Cosine           float64 `json:"cosine"` // to the centre of the identity it is filed under
+	Typical          []int64 `json:"typical"`
+	Suggested        string  `json:"suggested,omitempty"`
+	SuggestedCosine  float64 `json:"suggested_cosine,omitempty"`
+	SuggestedTypical []int64 `json:"suggested_typical,omitempty"`
+}
+
 // Example is one kept offline augmentation (ID) of an original photo (Parent).
 type Example struct {
 	Parent int64   `json:"parent"`
@@ -82,6 +97,9 @@ type Report struct {
 		Cosine    Histogram          `json:"cosine"`
 		Quantiles map[string]float64 `json:"quantiles"`
 		Truth     *Truth             `json:"truth,omitempty"`
+		// Audit is a sample of the removed (and relabeled) photos, worst first per reason, to check
+		// by eye beside typical photos of their identity.
+		Audit []Audit `json:"audit,omitempty"`
 	} `json:"s2"`
 	S3 struct {
 		ASpec             string    `json:"a_spec"`

@@ -55,7 +55,23 @@ func sampleReport(t testing.TB) (*Report, func(id int64) []byte) {
 	r.S2.Cosine = HistogramOf(cos, -1, 1, 100)
 	r.S2.Quantiles = map[string]float64{"p50": 0.82, "p5": 0.31, "p10": 0.7, "p90": 0.9}
 	r.S2.Truth = &Truth{CleanTotal: 9500, CleanKept: 9450, NoiseTotal: 500, NoiseRemoved: 470,
-		Precision: 0.904, Recall: 0.94, CleanKeptRate: 0.9947, NoiseRemovedRate: 0.94}
+		Precision: 0.904, Recall: 0.94, CleanKeptRate: 0.9947, NoiseRemovedRate: 0.94,
+		Kinds: []KindScore{{Kind: "clean", Total: 9500, Kept: 9450, Removed: 50, RemovedRate: 50.0 / 9500},
+			{Kind: "mislabeled", Total: 300, Kept: 10, Removed: 290, Relabeled: 40, RelabeledRight: 38, RemovedRate: 290.0 / 300},
+			{Kind: "outsider", Total: 200, Kept: 20, Removed: 180, RemovedRate: 0.9}}}
+	var impostor []float64
+	for range 50000 {
+		impostor = append(impostor, rng.NormFloat64()*0.12+0.1)
+	}
+	r.S2.Impostor, r.S2.ImpostorFAR, r.S2.Margin, r.S2.Action = HistogramOf(impostor, -1, 1, 100), 0.05, 0.12, "drop"
+	for k, reason := range []string{"cosine at most t", "nearer another identity", "nearer another identity"} {
+		a := Audit{ID: int64(2000 + k), Source: fmt.Sprintf("id%05d/%04d.jpg", k, k), Identity: fmt.Sprintf("id%05d", k),
+			Reason: reason, Cosine: 0.1 * float64(k), Typical: []int64{int64(3000 + 3*k), int64(3001 + 3*k), int64(3002 + 3*k)}}
+		if reason != "cosine at most t" {
+			a.Suggested, a.SuggestedCosine, a.SuggestedTypical = "id00042", 0.7, []int64{4000, 4001, 4002}
+		}
+		r.S2.Audit = append(r.S2.Audit, a)
+	}
 	r.S3.ASpec, r.S3.BSpec, r.S3.A, r.S3.B, r.S3.N, r.S3.MaxAttempts = "0.55", "0.85", 0.55, 0.85, 20, 100
 	r.S3.Cosine = HistogramOf(cand, -1, 1, 100)
 	r.S3.Attempts = len(cand)
@@ -153,8 +169,14 @@ func TestWriteRoundTrips(t *testing.T) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
-	if n := bytes.Count(page, []byte("<svg")); n != 4 {
-		t.Errorf("%d plots, want 4", n)
+	if n := bytes.Count(page, []byte("<svg")); n != 5 {
+		t.Errorf("%d plots, want 5", n)
+	}
+	// The audit: each removed photo beside its identity's typical photos, and the nearer identity's.
+	for _, id := range []int64{2000, 3000, 3002, 2001, 4000, 4002} {
+		if !bytes.Contains(page, []byte(fmt.Sprintf(`alt="sample %d"`, id))) {
+			t.Errorf("the audit lacks photo %d", id)
+		}
 	}
 }
 
@@ -288,6 +310,28 @@ func TestReportRendersInChromium(t *testing.T) {
 	}
 	if len(colours) < 500 {
 		t.Errorf("screenshot has %d colours: the page did not render", len(colours))
+	}
+	// Every image of the page loads: the page's own script counts the broken ones on <body>.
+	cmd = exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+filepath.Join(dir, Folder, "report.html"))
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, Folder, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := bytes.Count(page, []byte("<img "))
+	if want := fmt.Sprintf(`data-images="%d" data-images-broken="0"`, imgs); imgs < 30 || !bytes.Contains(dom, []byte(want)) {
+		m := regexp.MustCompile(`<body[^>]*>`).Find(dom)
+		t.Errorf("the page has %d <img>; the browser's body says %s, want %s", imgs, m, want)
+	}
+	for _, want := range []string{"Removed photos, to audit by eye", "nearer another identity (2 shown)", "genuine and impostor cosines", "outsider photos removed"} {
+		if !bytes.Contains(dom, []byte(want)) {
+			t.Errorf("the rendered page lacks %q", want)
+		}
 	}
 	if keep := os.Getenv("REPORT_SCREENSHOT"); keep != "" {
 		if err := os.WriteFile(keep, data, 0o644); err != nil {
