@@ -2,11 +2,13 @@ package offline
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/internal/realdata"
 	"github.com/facestream/facestream/offline/ingest"
 	"github.com/facestream/facestream/offline/plant"
@@ -38,6 +40,73 @@ func TestQualityBar(t *testing.T) {
 	}
 	if r.S4.After.Entropy < 0.99 {
 		t.Errorf("equalized identity entropy %.4f, the bar is 0.99", r.S4.After.Entropy)
+	}
+
+	// The same with action relabel: mislabeled photos move to the identity they show, and the
+	// equalized dataset files them there.
+	cfg := DefaultConfig()
+	cfg.Select.Action = ActionRelabel
+	out := filepath.Join(dir, "relabel")
+	r = runAndReport(t, raw, out, premodel, cfg)
+	var mislabeled report.KindScore
+	for _, k := range r.S2.Truth.Kinds {
+		if k.Kind == string(synth.Mislabeled) {
+			mislabeled = k
+		}
+		if k.Kind != string(synth.Mislabeled) && k.Relabeled > k.Total/20 {
+			t.Errorf("%d of %d %s photos relabeled", k.Relabeled, k.Total, k.Kind)
+		}
+	}
+	if mislabeled.Relabeled < mislabeled.Total/2 || mislabeled.RelabeledRight < mislabeled.Relabeled*9/10 {
+		t.Errorf("relabeled %d of %d mislabeled photos, %d to the identity they show", mislabeled.Relabeled, mislabeled.Total, mislabeled.RelabeledRight)
+	}
+	checkRelabeled(t, raw, out, r.S2.Relabeled)
+}
+
+// checkRelabeled checks that the equalized dataset in out files each photo removed.csv lists as
+// relabeled under its suggested identity, and that there are want of them.
+func checkRelabeled(t *testing.T, raw, out string, want int) {
+	t.Helper()
+	rawDS, err := arrowio.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rawDS.Close()
+	eq, err := arrowio.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eq.Close()
+	f, err := os.Open(filepath.Join(out, "report", "removed.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySource := map[string]int{}
+	for row := range rawDS.Len() {
+		bySource[rawDS.Source(row)] = row
+	}
+	label := map[string]int32{}
+	for _, c := range eq.Classes() {
+		label[c.Identity] = c.Label
+	}
+	n := 0
+	for _, line := range lines[1:] {
+		if line[3] != relabeled.String() {
+			continue
+		}
+		n++
+		row, ok := eq.Row(rawDS.ID(bySource[line[0]]))
+		if !ok || eq.Label(row) != label[line[4]] {
+			t.Errorf("relabeled photo %s is not filed under %s in the equalized dataset (found %v)", line[0], line[4], ok)
+		}
+	}
+	if n != want || n == 0 {
+		t.Errorf("removed.csv lists %d relabeled photos, the report %d", n, want)
 	}
 }
 
@@ -106,7 +175,7 @@ func runAndReport(t *testing.T, raw, out, model string, cfg Config) *report.Repo
 		r.S2.TSpec, r.S2.T, truth.NoiseRemoved, truth.NoiseTotal, 100*truth.NoiseRemovedRate,
 		truth.CleanKept, truth.CleanTotal, 100*truth.CleanKeptRate, truth.Precision)
 	for _, k := range truth.Kinds {
-		t.Logf("  %-10s %5d photos, %.1f %% removed", k.Kind, k.Total, 100*k.RemovedRate)
+		t.Logf("  %-10s %5d photos, %.1f %% removed, %d relabeled (%d to the identity they show)", k.Kind, k.Total, 100*k.RemovedRate, k.Relabeled, k.RelabeledRight)
 	}
 	t.Logf("S3 (a, b) = (%.4f, %.4f): kept %d of %d candidates; S4 target %d: identity entropy %.4f raw → %.4f equalized",
 		r.S3.A, r.S3.B, r.S3.Accepted, r.S3.Attempts, r.S4.Target, r.S4.Before.Entropy, r.S4.After.Entropy)

@@ -29,6 +29,7 @@ type selection struct {
 	base       []bool    // per embeddings row
 	why        []removal // per embeddings row: why it is out of the base, or relabeled
 	t          float64   // the threshold t resolved to an absolute cosine
+	tRelabel   float64   // with action relabel, the cosine to another centre that moves a photo there
 	impostor   []float64 // sorted cosines of photos to other identities' centres (a sample at scale)
 	scalar     bool      // the portable dot products even where AVX2 and FMA run (tests compare)
 }
@@ -127,6 +128,9 @@ func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err err
 		s.leaveOneOut(e, rows, own)
 	}
 	relabel := cfg.Action == ActionRelabel
+	if relabel {
+		s.tRelabel = max(t, quantile(decoded, relabelQuantile))
+	}
 	byClass := rowsByClass(e.labels, classes)
 	for _, rows := range byClass {
 		slices.SortStableFunc(rows, func(a, b int) int { return cmp.Compare(s.cosine[b], s.cosine[a]) })
@@ -140,7 +144,7 @@ func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err err
 				best = i
 			}
 			switch {
-			case foreign && relabel && float64(s.nearestCos[i]) > t:
+			case foreign && relabel && float64(s.nearestCos[i]) > s.tRelabel:
 				s.base[i], s.why[i] = true, relabeled
 				s.assigned[i], s.cosine[i] = s.nearest[i], s.nearestCos[i]
 			case foreign:
@@ -171,6 +175,12 @@ func autoT(impostor []float64, far float64) (float64, error) {
 	}
 	return quantile(impostor, 1-far), nil
 }
+
+// relabelQuantile places the cosine to another identity's centre from which a photo nearer that
+// identity moves there: the first quartile of all photos' cosines to their own centres, so that
+// it looks like a member. (A stranger always has some nearest centre above t; the top of the
+// impostor distribution cannot say more, as the mislabeled photos themselves are in it.)
+const relabelQuantile = 0.25
 
 // impostorCosines are the sorted cosines of the photos rows to the centres of identities other
 // than their own: every pair, or maxImpostorPairs drawn at random when there are more. Identities

@@ -86,10 +86,13 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 		return err
 	})
 	override("batch", "embedding batch (config: embed.batch)", intSetter(func(c *offline.Config) *int { return &c.Embed.Batch }))
-	override("t", "S2 threshold: cosine or quantile such as p10 (config: select.t)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Select.T }))
+	override("t", "S2 threshold: auto, a cosine or a quantile such as p10 (config: select.t)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Select.T }))
+	override("impostor-far", "S2 t: auto's share of impostor cosines above t (config: select.impostor_far)", floatSetter(func(c *offline.Config) *float64 { return &c.Select.ImpostorFAR }))
+	override("margin", "S2: how much nearer another identity's centre a photo must be to leave its own (config: select.margin)", floatSetter(func(c *offline.Config) *float64 { return &c.Select.Margin }))
+	override("action", "S2: drop or relabel a photo nearer another identity (config: select.action)", func(c *offline.Config, v string) error { c.Select.Action = v; return nil })
 	override("keep-min", "S2: best photos kept per identity whatever their cosine (config: select.keep_min)", intSetter(func(c *offline.Config) *int { return &c.Select.KeepMin }))
 	override("robust", "S2: true recomputes each centre from its first base (config: select.robust)", boolSetter(func(c *offline.Config) *bool { return &c.Select.Robust }))
-	override("nearest", "S2: true drops photos nearer another centre where the centre cannot judge (config: select.nearest)", boolSetter(func(c *offline.Config) *bool { return &c.Select.Nearest }))
+	override("nearest", "S2: true checks every photo against every identity's centre (config: select.nearest)", boolSetter(func(c *offline.Config) *bool { return &c.Select.Nearest }))
 	override("a", "S3 lower cosine bound: number, t or quantile of the base (config: augment.a)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.A }))
 	override("b", "S3 upper cosine bound: number, t or quantile of the base (config: augment.b)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.B }))
 	override("n", "S3 kept augmentations per identity, or auto (config: augment.n)", specSetter(func(c *offline.Config) *offline.Spec { return &c.Augment.N }))
@@ -137,6 +140,13 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 func boolSetter(field func(c *offline.Config) *bool) func(c *offline.Config, v string) error {
 	return func(c *offline.Config, v string) (err error) {
 		*field(c), err = strconv.ParseBool(v)
+		return err
+	}
+}
+
+func floatSetter(field func(c *offline.Config) *float64) func(c *offline.Config, v string) error {
+	return func(c *offline.Config, v string) (err error) {
+		*field(c), err = strconv.ParseFloat(v, 64)
 		return err
 	}
 }
