@@ -154,3 +154,50 @@ func TestAutoT(t *testing.T) {
 		t.Error("impostor_far 1 was accepted")
 	}
 }
+
+// TestWeakModelGuard: when the photos of an identity sit no nearer its centre than other people's
+// photos do (a pre-model that does not separate them), S2 judges the model too weak, skips the
+// margin rule and removes at most 2 % of the photos; clear clusters are cleaned as usual.
+func TestWeakModelGuard(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		jitter float64
+		weak   bool
+	}{{"clear clusters", 0.05, false}, {"blurred clusters", 1.2, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const d, classes, per = 8, 60, 12
+			r := rand.New(rand.NewPCG(3, 4))
+			e := &embeddings{dim: d}
+			for c := range classes {
+				axis := make([]float32, d)
+				for j := range axis {
+					axis[j] = float32(r.NormFloat64())
+				}
+				normalize(axis)
+				for _, v := range photosAlong(r, axis, per, tc.jitter) {
+					e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, int32(c)), append(e.emb, v...)
+				}
+			}
+			cfg := DefaultConfig().Select
+			sel, err := selectBase(e, classes, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			removed := e.len() - countTrue(sel.base)
+			t.Logf("overlap %.4f, weak %v, t %.3f, removed %d of %d", sel.overlap, sel.weak, sel.t, removed, e.len())
+			if sel.weak != tc.weak {
+				t.Fatalf("weak %v (overlap %.4f), want %v", sel.weak, sel.overlap, tc.weak)
+			}
+			if tc.weak {
+				if float64(removed) > float64(e.len())*weakRemoved+1 || slices.ContainsFunc(sel.nearest, func(n int32) bool { return n >= 0 }) {
+					t.Errorf("a weak pre-model removed %d of %d photos (nearest check run: %v)", removed, e.len(),
+						slices.ContainsFunc(sel.nearest, func(n int32) bool { return n >= 0 }))
+				}
+				cfg.WeakOverlap = 0 // the guard off: the rules remove far more
+				if off, err := selectBase(e, classes, cfg); err != nil || e.len()-countTrue(off.base) <= 3*removed {
+					t.Errorf("without the guard %d removed (%v), with it %d", e.len()-countTrue(off.base), err, removed)
+				}
+			}
+		})
+	}
+}

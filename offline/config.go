@@ -50,8 +50,12 @@ type SelectConfig struct {
 	Nearest bool    `yaml:"nearest"`
 	Margin  float64 `yaml:"margin"`
 	// Action is what becomes of a photo nearer another identity: drop, or relabel (it joins that
-	// identity when its cosine there passes t; else it is dropped).
+	// identity when its cosine there looks like a member's; else it is dropped).
 	Action string `yaml:"action"`
+	// WeakOverlap is the share of impostor cosines above the median genuine cosine beyond which
+	// the pre-model is judged too weak for the data: S2 then skips the margin rule and removes at
+	// most 2 % of the photos by t. 0 turns the guard off.
+	WeakOverlap float64 `yaml:"weak_overlap"`
 }
 
 // AugmentConfig is S3: offline augmentation of the base, kept by cosine window.
@@ -107,7 +111,8 @@ func DefaultConfig() Config {
 			Mean:  [3]float32{127.5, 127.5, 127.5},
 			Std:   [3]float32{127.5, 127.5, 127.5},
 		},
-		Select:   SelectConfig{T: autoSpec, ImpostorFAR: 0.05, KeepMin: 1, Robust: true, Nearest: true, Margin: 0.12, Action: ActionDrop},
+		Select: SelectConfig{T: autoSpec, ImpostorFAR: 0.05, KeepMin: 1, Robust: true, Nearest: true, Margin: 0.12,
+			Action: ActionDrop, WeakOverlap: 0.01},
 		Augment:  AugmentConfig{A: "t", B: "p95", N: "auto", Attempts: 5, MinOps: 1, MaxOps: 3, Quality: 95},
 		Equalize: EqualizeConfig{Policy: PolicyBalanced, Target: "median", Cap: "none"},
 	}
@@ -176,6 +181,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("select.impostor_far %g: want 0 < far < 1", c.Select.ImpostorFAR)
 	case !(c.Select.Margin >= 0 && c.Select.Margin < 2):
 		return fmt.Errorf("select.margin %g: want 0 ≤ margin < 2", c.Select.Margin)
+	case !(c.Select.WeakOverlap >= 0 && c.Select.WeakOverlap <= 1):
+		return fmt.Errorf("select.weak_overlap %g: want 0..1", c.Select.WeakOverlap)
 	case c.Select.Action != ActionDrop && c.Select.Action != ActionRelabel:
 		return fmt.Errorf("select.action %q: want %s or %s", c.Select.Action, ActionDrop, ActionRelabel)
 	case c.Augment.Attempts < 1:

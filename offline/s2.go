@@ -94,6 +94,10 @@ type selectStats struct {
 	NearerOther int     `json:"nearer_other"`          // of the removed
 	Undecodable int     `json:"undecodable,omitempty"` // of the removed
 	Relabeled   int     `json:"relabeled,omitempty"`   // of the kept: moved to the identity they are nearer
+	// Overlap is the share of impostor cosines above the median genuine one; Weak says it passed
+	// select.weak_overlap, so S2 cleaned conservatively.
+	Overlap float64 `json:"overlap"`
+	Weak    bool    `json:"weak,omitempty"`
 	// Impostor is the distribution of photos' cosines to other identities' centres, t: auto's
 	// source (a sample of it at scale).
 	Impostor report.Histogram `json:"impostor"`
@@ -122,7 +126,8 @@ func (s *session) selectStage(count int) (*record, error) {
 		if err := s.writeSelection(all, sel); err != nil {
 			return nil, nil, err
 		}
-		st := selectStats{T: sel.t, Impostor: report.HistogramOf(sel.impostor, cosineLo, cosineHi, cosineBins)}
+		st := selectStats{T: sel.t, Impostor: report.HistogramOf(sel.impostor, cosineLo, cosineHi, cosineBins),
+			Overlap: sel.overlap, Weak: sel.weak}
 		for i, b := range sel.base {
 			if b {
 				st.Kept++
@@ -139,6 +144,10 @@ func (s *session) selectStage(count int) (*record, error) {
 			case relabeled:
 				st.Relabeled++
 			}
+		}
+		if sel.weak {
+			s.log.Warn("S2: the pre-model does not separate these identities; cleaning conservatively (no margin rule, at most 2 % removed by t)",
+				"impostor_overlap", sel.overlap, "weak_overlap", s.cfg.Select.WeakOverlap)
 		}
 		if judged := st.Kept + st.Removed - st.Undecodable; judged > 0 && float64(st.Removed-st.Undecodable) > suspectRemoved*float64(judged) {
 			// Web-collected sets hold 5–30 % noise; much more means the pre-model does not tell these

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +31,8 @@ type selection struct {
 	why        []removal // per embeddings row: why it is out of the base, or relabeled
 	t          float64   // the threshold t resolved to an absolute cosine
 	tRelabel   float64   // with action relabel, the cosine to another centre that moves a photo there
+	overlap    float64   // share of impostor cosines above the median genuine one
+	weak       bool      // overlap above select.weak_overlap: the pre-model cannot clean this set safely
 	impostor   []float64 // sorted cosines of photos to other identities' centres (a sample at scale)
 	scalar     bool      // the portable dot products even where AVX2 and FMA run (tests compare)
 }
@@ -121,9 +124,15 @@ func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err err
 	if err != nil {
 		return fmt.Errorf("t: %w", err)
 	}
+	s.overlap = s.impostorOverlap(e, rows)
+	if s.weak = cfg.WeakOverlap > 0 && s.overlap > cfg.WeakOverlap; s.weak {
+		// The pre-model does not tell these people apart: a photo nearer another identity, or
+		// below an impostor quantile, is as likely a clean photo it confuses. Clean conservatively.
+		t = min(t, quantile(decoded, weakRemoved))
+	}
 	s.t = t
 	var own []float32 // the kernel's own cosines, to compare with its other ones (same rounding)
-	if cfg.Nearest {
+	if cfg.Nearest && !s.weak {
 		own = s.nearestOther(e, rows)
 		s.leaveOneOut(e, rows, own)
 	}
@@ -174,6 +183,31 @@ func autoT(impostor []float64, far float64) (float64, error) {
 		return 0, errors.New("auto needs impostor cosines: at least two identities with photos that decode")
 	}
 	return quantile(impostor, 1-far), nil
+}
+
+// weakRemoved is the most t removes when the pre-model is too weak for the data.
+const weakRemoved = 0.02
+
+// impostorOverlap is the share of impostor cosines above the median of the photos' cosines to
+// their own identity (to the others' centre in identities of looMin or more, as the margin rule
+// compares): about 1e-4 for models that separate these people, 0.1 and more for ones that do not.
+func (s *selection) impostorOverlap(e *embeddings, rows []int) float64 {
+	if len(s.impostor) == 0 || len(rows) == 0 {
+		return 0
+	}
+	own := make([]float32, e.len())
+	for _, i := range rows {
+		own[i] = s.cosine[i]
+	}
+	s.leaveOneOut(e, rows, own)
+	genuine := make([]float64, len(rows))
+	for k, i := range rows {
+		genuine[k] = float64(own[i])
+	}
+	slices.Sort(genuine)
+	median := quantile(genuine, 0.5)
+	above := len(s.impostor) - sort.SearchFloat64s(s.impostor, math.Nextafter(median, math.Inf(1)))
+	return float64(above) / float64(len(s.impostor))
 }
 
 // relabelQuantile places the cosine to another identity's centre from which a photo nearer that

@@ -47,7 +47,7 @@ type stageSpec struct {
 func stageVersion(kind string) int {
 	switch kind {
 	case "select":
-		return 4 // every photo against every centre, t: auto, relabel, cosine.arrow columns
+		return 5 // every photo against every centre, t: auto, relabel, weak-model guard, cosine.arrow columns
 	case "equalize":
 		return 2 // relabeled photos, the report's per-kind truth and impostor distribution
 	default:

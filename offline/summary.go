@@ -41,6 +41,7 @@ func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs [
 	r.S2.ImpostorFAR, r.S2.Margin, r.S2.Action = s.cfg.Select.ImpostorFAR, s.cfg.Select.Margin, s.cfg.Select.Action
 	r.S2.Kept, r.S2.Removed, r.S2.Undecodable = sst.Kept, sst.Removed, sst.Undecodable
 	r.S2.BelowT, r.S2.NearerOther, r.S2.Relabeled = sst.BelowT, sst.NearerOther, sst.Relabeled
+	r.S2.Overlap, r.S2.Weak = sst.Overlap, sst.Weak
 	r.S2.Impostor = trimHistogram(sst.Impostor, sst.T)
 	// Photos that did not decode have a NaN cosine: the histogram skips them, the quantiles too.
 	r.S2.Cosine = trimHistogram(report.HistogramOf(sel.filedCos, cosineLo, cosineHi, cosineBins), sst.T)

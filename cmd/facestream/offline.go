@@ -179,6 +179,9 @@ func printSummary(w io.Writer, out string) error {
 	fmt.Fprintf(w, "S2: t %s = %.4f, kept %d (relabeled %d), removed %d: %d at most t, %d nearer another identity, %d undecodable (see %s)\n",
 		r.S2.TSpec, r.S2.T, r.S2.Kept, r.S2.Relabeled, r.S2.Removed, r.S2.BelowT, r.S2.NearerOther, r.S2.Undecodable,
 		filepath.Join(out, "report", "removed.csv"))
+	if r.S2.Weak {
+		fmt.Fprintf(w, "S2: the pre-model does not separate these identities (%.2g of impostor cosines above the median genuine one): cleaned conservatively\n", r.S2.Overlap)
+	}
 	if t := r.S2.Truth; t != nil {
 		fmt.Fprintf(w, "S2 vs truth: removed %.1f%% of %d noisy photos, kept %.1f%% of %d clean (precision %.3f, recall %.3f)\n",
 			100*t.NoiseRemovedRate, t.NoiseTotal, 100*t.CleanKeptRate, t.CleanTotal, t.Precision, t.Recall)

@@ -83,8 +83,13 @@ type Report struct {
 		Kept        int     `json:"kept"`
 		Removed     int     `json:"removed"`
 		ImpostorFAR float64 `json:"impostor_far"`
-		Margin      float64 `json:"margin"`
-		Action      string  `json:"action"`
+		// Overlap is the share of impostor cosines above the median genuine cosine; Weak says the
+		// pre-model was judged too weak for the data (overlap above the limit), and S2 cleaned
+		// conservatively.
+		Overlap float64 `json:"overlap"`
+		Weak    bool    `json:"weak,omitempty"`
+		Margin  float64 `json:"margin"`
+		Action  string  `json:"action"`
 		// Of the removed: at most t, nearer another identity by more than the margin, and the
 		// photos that did not decode (no cosine, outside Cosine and Quantiles).
 		BelowT      int `json:"below_t"`
