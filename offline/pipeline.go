@@ -67,6 +67,11 @@ func (p *Pipeline) Select() error {
 	return p.session(func(s *session) error { _, err := s.selectStage(0); return err })
 }
 
+// SelectPart runs one part of S2's nearest-centre check, for select to merge.
+func (p *Pipeline) SelectPart(part Part) error {
+	return p.session(func(s *session) error { return s.selectPart(part) })
+}
+
 // Augment runs S3 on one part of the identities.
 func (p *Pipeline) Augment(part Part) error {
 	return p.session(func(s *session) error { _, err := s.augment(part, 0); return err })

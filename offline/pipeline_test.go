@@ -169,6 +169,13 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 	steps := []func() error{
 		func() error { return p.Embed(Part{1, 2}) },
 		func() error { return p.Embed(Part{0, 2}) },
+		// The nearest-centre check in three jobs: pass 1, then (robust centres) pass 2, which the
+		// last job starts at once as the other pass-1 parts are done, and the others on a rerun.
+		func() error { return p.SelectPart(Part{0, 3}) },
+		func() error { return p.SelectPart(Part{1, 3}) },
+		func() error { return p.SelectPart(Part{2, 3}) },
+		func() error { return p.SelectPart(Part{0, 3}) },
+		func() error { return p.SelectPart(Part{1, 3}) },
 		p.Select,
 		func() error { return p.Augment(Part{0, 2}) },
 		func() error { return p.Augment(Part{1, 2}) },
@@ -178,7 +185,7 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 		t.Fatalf("augment before embed: err = %v, want one saying what is not done", err)
 	}
 	for i, step := range steps {
-		if i == 4 {
+		if i == 9 {
 			if err := p.Equalize(); err == nil || !strings.Contains(err.Error(), "augment-00001-of-00002") {
 				t.Fatalf("equalize before augment: err = %v, want one naming the missing part", err)
 			}
@@ -189,6 +196,12 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 	}
 	if got := shardHashes(t, split); !slices.Equal(got, want) {
 		t.Fatalf("the split run wrote %v, the single run %v", got, want)
+	}
+	ran, _ := stagesRan(logs.String())
+	wantRan := []string{"embed", "embed", "nearest1", "nearest1", "nearest1", "nearest2", "nearest2", "nearest2", "select", "augment", "augment", "equalize"}
+	if !slices.Equal(ran, wantRan) || !strings.Contains(logs.String(), "waits for every pass-1 part") ||
+		!strings.Contains(logs.String(), "from the split jobs") {
+		t.Fatalf("split stages ran %v, want %v, select taking both passes from the split jobs\n%s", ran, wantRan, logs)
 	}
 }
 

@@ -119,8 +119,14 @@ func (s *session) selectStage(count int) (*record, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		sel, err := selectBase(all, s.ds.NumClasses(), s.cfg.Select)
-		if err != nil {
+		sel := newSelection(all)
+		if sel.precomputed, err = s.precomputedNearest(all, embedded); err != nil {
+			return nil, nil, fmt.Errorf("select: %w", err)
+		}
+		if sel.precomputed[0] != nil {
+			s.log.Info("select: nearest-centre check from the split jobs", "pass_1", true, "pass_2", sel.precomputed[1] != nil)
+		}
+		if err := sel.run(all, s.ds.NumClasses(), s.cfg.Select, nil); err != nil {
 			return nil, nil, fmt.Errorf("select: %w", err)
 		}
 		if err := s.writeSelection(all, sel); err != nil {

@@ -35,6 +35,18 @@ type selection struct {
 	weak       bool      // overlap above select.weak_overlap: the pre-model cannot clean this set safely
 	impostor   []float64 // sorted cosines of photos to other identities' centres (a sample at scale)
 	scalar     bool      // the portable dot products even where AVX2 and FMA run (tests compare)
+	pass       int       // the pass score is on: 0, or 1 with robust centres
+	// precomputed holds, per pass, the nearest-centre check of split select jobs (select --part);
+	// score computes what it lacks.
+	precomputed [2]*nearestTable
+}
+
+// nearestTable is the nearest-centre check of some photos, by embeddings row.
+type nearestTable struct {
+	rows    []int
+	nearest []int32
+	cosine  []float32
+	own     []float32 // the kernel's own cosine, before leaving one out
 }
 
 // removal says why S2 left a photo out of the base (or moved it).
@@ -70,6 +82,12 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 			return nil, fmt.Errorf("photo %d has label %d outside 0..%d", e.ids[i], l, classes-1)
 		}
 	}
+	s := newSelection(e)
+	return s, s.run(e, classes, cfg, nil)
+}
+
+// newSelection is an empty selection of e's photos, the undecodable ones marked.
+func newSelection(e *embeddings) *selection {
 	n := e.len()
 	s := &selection{dim: e.dim, cosine: make([]float32, n), base: make([]bool, n), why: make([]removal, n),
 		assigned: slices.Clone(e.labels), nearest: make([]int32, n), nearestCos: make([]float32, n)}
@@ -78,19 +96,30 @@ func selectBase(e *embeddings, classes int, cfg SelectConfig) (*selection, error
 			s.why[i] = undecodable
 		}
 	}
+	return s
+}
+
+// run scores every pass; with stopAt, it stops once that pass's centres are set (for a split
+// job's nearest-centre check).
+func (s *selection) run(e *embeddings, classes int, cfg SelectConfig, stopAt *int) error {
 	s.centres(e, classes, nil)
-	if err := s.score(e, classes, cfg); err != nil {
-		return nil, err
-	}
-	if cfg.Robust {
-		// The first centre is pulled towards whatever noise the identity holds; its base is mostly
-		// clean, so a centre of the base alone sits nearer the true identity.
-		s.centres(e, classes, slices.Clone(s.base))
+	for pass := range 2 {
+		if pass == 1 {
+			if !cfg.Robust {
+				return nil
+			}
+			// The first centre is pulled towards whatever noise the identity holds; its base is
+			// mostly clean, so a centre of the base alone sits nearer the true identity.
+			s.centres(e, classes, slices.Clone(s.base))
+		}
+		if s.pass = pass; stopAt != nil && *stopAt == pass {
+			return nil
+		}
 		if err := s.score(e, classes, cfg); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // score computes every photo's cosine to its own centre and, with cfg.Nearest, to the nearest
@@ -133,7 +162,7 @@ func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err err
 	s.t = t
 	var own []float32 // the kernel's own cosines, to compare with its other ones (same rounding)
 	if cfg.Nearest && !s.weak {
-		own = s.nearestOther(e, rows)
+		own = s.nearestOf(e, rows)
 		s.leaveOneOut(e, rows, own)
 	}
 	relabel := cfg.Action == ActionRelabel
@@ -264,6 +293,44 @@ func isZero(v []float32) bool {
 }
 
 func (s *selection) center(c int) []float32 { return s.centers[c*s.dim : (c+1)*s.dim] }
+
+// nearestOf is nearestOther, taking what a split job computed for this pass.
+func (s *selection) nearestOf(e *embeddings, rows []int) []float32 {
+	table := s.precomputed[s.pass]
+	if table == nil {
+		return s.nearestOther(e, rows)
+	}
+	own := make([]float32, e.len())
+	done := make([]bool, e.len())
+	for k, i := range table.rows {
+		s.nearest[i], s.nearestCos[i], own[i], done[i] = table.nearest[k], table.cosine[k], table.own[k], true
+	}
+	missing := slices.DeleteFunc(slices.Clone(rows), func(i int) bool { return done[i] })
+	if len(missing) > 0 {
+		rest := s.nearestOther(e, missing)
+		for _, i := range missing {
+			own[i] = rest[i]
+		}
+	}
+	return own
+}
+
+// nearestPart is a split job's share of the nearest-centre check: pass's nearest other identity of
+// the photos rows. For pass 1 it needs pass 0's table of every photo, to know the first base.
+func nearestPart(e *embeddings, classes int, cfg SelectConfig, pass int, rows []int, pass0 *nearestTable) (*nearestTable, error) {
+	s := newSelection(e)
+	s.precomputed[0] = pass0
+	if err := s.run(e, classes, cfg, &pass); err != nil {
+		return nil, err
+	}
+	rows = slices.DeleteFunc(slices.Clone(rows), func(i int) bool { return s.why[i] == undecodable })
+	own := s.nearestOther(e, rows)
+	t := &nearestTable{rows: rows}
+	for _, i := range rows {
+		t.nearest, t.cosine, t.own = append(t.nearest, s.nearest[i]), append(t.cosine, s.nearestCos[i]), append(t.own, own[i])
+	}
+	return t, nil
+}
 
 // nearestOther finds, for each of the photos rows, the other identity whose centre is nearest
 // (s.nearest, s.nearestCos) and returns the photos' cosines to their own centres from the same

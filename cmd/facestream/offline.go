@@ -44,7 +44,11 @@ func runOffline(args []string) error {
 	case "embed":
 		err = p.Embed(part)
 	case "select":
-		err = p.Select()
+		if part.Count > 1 {
+			err = p.SelectPart(part)
+		} else {
+			err = p.Select()
+		}
 	case "augment":
 		err = p.Augment(part)
 	case "equalize":
@@ -72,7 +76,7 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
 	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
 	force := fs.Bool("force", false, "replace a dataset in --out that an offline run of DS did not write")
-	partFlag := fs.String("part", "0/1", "embed, augment: the identity range i/N this job handles")
+	partFlag := fs.String("part", "0/1", "embed, select, augment: the identity range i/N this job handles (select: its nearest-centre check; run select alone after)")
 	overrides := map[string]func(c *offline.Config, v string) error{}
 	override := func(name, usage string, set func(c *offline.Config, v string) error) {
 		fs.String(name, "", usage)
@@ -131,8 +135,8 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	if part, err = offline.ParsePart(*partFlag); err != nil {
 		return "", nil, part, err
 	}
-	if part.Count > 1 && stage != "embed" && stage != "augment" {
-		return "", nil, part, fmt.Errorf("--part splits embed and augment only; select and equalize merge the parts")
+	if part.Count > 1 && stage != "embed" && stage != "select" && stage != "augment" {
+		return "", nil, part, fmt.Errorf("--part splits embed, select's nearest-centre check and augment; equalize merges the parts")
 	}
 	return stage, &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg, Force: *force}, part, nil
 }

@@ -38,7 +38,7 @@ func TestParseOffline(t *testing.T) {
 		{[]string{"run", "DS", "--out", "EQ", "--t", "p200"}, "select.t"},
 		{[]string{"run", "DS", "--out", "EQ", "--keep-min", "x"}, "--keep-min"},
 		{[]string{"run", "DS", "--out", "EQ", "--policy", "lvis"}, "equalize.policy"},
-		{[]string{"select", "DS", "--out", "EQ", "--part", "0/2"}, "--part splits"},
+		{[]string{"equalize", "DS", "--out", "EQ", "--part", "0/2"}, "--part splits"},
 		{[]string{"run", "DS", "--out", "EQ", "--config", "/nonexistent.yaml"}, "read config"},
 	}
 	for _, tc := range bad {
