@@ -21,6 +21,23 @@ func photosAlong(r *rand.Rand, axis []float32, n int, jitter float64) [][]float3
 	return out
 }
 
+// randomClusters is per photos for each of classes identities, around random unit directions of
+// dimension d, jittered by jitter.
+func randomClusters(r *rand.Rand, classes, per, d int, jitter float64) *embeddings {
+	e := &embeddings{dim: d}
+	for c := range classes {
+		axis := make([]float32, d)
+		for j := range axis {
+			axis[j] = float32(r.NormFloat64())
+		}
+		normalize(axis)
+		for _, v := range photosAlong(r, axis, per, jitter) {
+			e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, int32(c)), append(e.emb, v...)
+		}
+	}
+	return e
+}
+
 func unit(v ...float32) []float32 {
 	normalize(v)
 	return v
@@ -100,17 +117,7 @@ func TestAutoT(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const d = 16
 			r := rand.New(rand.NewPCG(7, uint64(tc.classes)))
-			e := &embeddings{dim: d}
-			for c := range tc.classes {
-				axis := make([]float32, d)
-				for j := range axis {
-					axis[j] = float32(r.NormFloat64())
-				}
-				normalize(axis)
-				for _, v := range photosAlong(r, axis, tc.perEach, 0.08) {
-					e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, int32(c)), append(e.emb, v...)
-				}
-			}
+			e := randomClusters(r, tc.classes, tc.perEach, d, 0.08)
 			outsider := e.len()
 			v := make([]float32, d)
 			for j := range v {
@@ -165,19 +172,8 @@ func TestWeakModelGuard(t *testing.T) {
 		weak   bool
 	}{{"clear clusters", 0.05, false}, {"blurred clusters", 1.2, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			const d, classes, per = 8, 60, 12
-			r := rand.New(rand.NewPCG(3, 4))
-			e := &embeddings{dim: d}
-			for c := range classes {
-				axis := make([]float32, d)
-				for j := range axis {
-					axis[j] = float32(r.NormFloat64())
-				}
-				normalize(axis)
-				for _, v := range photosAlong(r, axis, per, tc.jitter) {
-					e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, int32(c)), append(e.emb, v...)
-				}
-			}
+			const classes = 60
+			e := randomClusters(rand.New(rand.NewPCG(3, 4)), classes, 12, 8, tc.jitter)
 			cfg := DefaultConfig().Select
 			sel, err := selectBase(e, classes, cfg)
 			if err != nil {
