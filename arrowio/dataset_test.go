@@ -3,11 +3,14 @@ package arrowio
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -265,6 +268,66 @@ func TestCreateRefusesExistingUnlessForce(t *testing.T) {
 	if ds.Len() != 5 {
 		t.Fatalf("forced rewrite has %d rows, want 5", ds.Len())
 	}
+}
+
+// TestForcedReplaceKeepsTheOldUntilFinish: a replacement that fails (or is still being written)
+// leaves the old dataset whole and readable; one that finishes replaces it, with nothing staged left.
+func TestForcedReplaceKeepsTheOldUntilFinish(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, makeSamples(20, 2, 1, 3), 2, WriterOptions{})
+	before := shardFiles(t, dir)
+	w, err := Create(dir, WriterOptions{Kind: KindRaw, Force: true, ShardBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range makeSamples(30, 3, 1, 9) {
+		if err := w.Append(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteFile("report/import.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, want int) {
+		t.Helper()
+		ds, err := Open(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		defer ds.Close()
+		if ds.Len() != want {
+			t.Fatalf("%s: %d rows, want %d", when, ds.Len(), want)
+		}
+	}
+	check("while the replacement is written", 20)
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	check("after the replacement failed", 20)
+	if got := shardFiles(t, dir); !slices.Equal(got, before) {
+		t.Fatalf("shards after a failed replacement %v, before %v", got, before)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the failed replacement's report is in the dataset: %v", err)
+	}
+	writeDataset(t, dir, makeSamples(5, 1, 1, 4), 1, WriterOptions{Force: true})
+	check("after the replacement", 5)
+	if _, err := os.Stat(filepath.Join(dir, stagingName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("staging folder left: %v", err)
+	}
+}
+
+func shardFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "shards"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 func TestAbortLeavesNoDataset(t *testing.T) {

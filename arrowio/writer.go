@@ -3,6 +3,7 @@ package arrowio
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,8 +35,11 @@ type WriterOptions struct {
 }
 
 // Writer writes a dataset folder: shards as they fill, then classes.arrow, then dataset.json.
+// Replacing a dataset, it writes into a staging folder inside dir and swaps the new files in only
+// once they are complete: a failed replacement leaves the old dataset as it was.
 type Writer struct {
 	dir      string
+	root     string // where files are written now: dir, or its staging folder when replacing
 	opts     WriterOptions
 	mem      memory.Allocator
 	manifest Manifest
@@ -57,8 +61,11 @@ type Writer struct {
 // ClearedNames are the files and folders of a dataset folder that Create deletes first.
 func ClearedNames() []string { return []string{"shards", "classes.arrow", "embeddings", "report"} }
 
+// stagingName is the folder inside a dataset folder where a replacement is written.
+const stagingName = ".facestream-replacing"
+
 // Create starts a dataset in dir. It refuses a folder that already holds a dataset unless
-// opts.Force is set, in which case the old manifest goes first so no reader ever accepts a mix.
+// opts.Force is set; the old dataset then stays whole until Finish swaps the new one in.
 func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if opts.Kind != KindRaw && opts.Kind != KindEqualized {
 		return nil, fmt.Errorf("create dataset %s: unknown kind %q", dir, opts.Kind)
@@ -70,26 +77,28 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	manifestPath := filepath.Join(dir, ManifestName)
-	if _, err := os.Stat(manifestPath); err == nil {
+	root := dir
+	staging := filepath.Join(dir, stagingName)
+	if err := os.RemoveAll(staging); err != nil { // what a crashed replacement left
+		return nil, fmt.Errorf("clear %s: %w", staging, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestName)); err == nil {
 		if !opts.Force {
 			return nil, fmt.Errorf("create dataset %s: the folder already holds a dataset (use --force to replace it)", dir)
 		}
-		if err := os.Remove(manifestPath); err != nil {
-			return nil, fmt.Errorf("replace dataset %s: %w", dir, err)
+		root = staging
+	} else {
+		// Whatever a crashed writer left is no dataset without its manifest; clear it.
+		if err := clearDataset(dir); err != nil {
+			return nil, err
 		}
 	}
-	// Whatever a crashed or replaced writer left is no dataset without its manifest; clear it.
-	for _, name := range ClearedNames() {
-		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-			return nil, fmt.Errorf("clear %s: %w", filepath.Join(dir, name), err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "shards"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, "shards"), 0o755); err != nil {
 		return nil, fmt.Errorf("create dataset %s: %w", dir, err)
 	}
 	return &Writer{
 		dir:  dir,
+		root: root,
 		opts: opts,
 		mem:  mem,
 		manifest: Manifest{
@@ -124,7 +133,7 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 	if !filepath.IsLocal(rel) {
 		return fmt.Errorf("write %q: path escapes the dataset folder", rel)
 	}
-	return WriteFileAtomic(filepath.Join(w.dir, rel), data)
+	return WriteFileAtomic(filepath.Join(w.root, rel), data)
 }
 
 // Append adds one sample. Ids must increase strictly so a reader can index them.
@@ -189,7 +198,7 @@ func (w *Writer) shardName(i int) string {
 }
 
 func (w *Writer) openShard() error {
-	f, err := createTemp(filepath.Join(w.dir, w.shardName(w.shardIndex)))
+	f, err := createTemp(filepath.Join(w.root, w.shardName(w.shardIndex)))
 	if err != nil {
 		return err
 	}
@@ -252,7 +261,7 @@ func (w *Writer) Finish(classes []Class) (*Manifest, error) {
 			return nil, err
 		}
 	}
-	info, err := writeClasses(filepath.Join(w.dir, "classes.arrow"), classes, w.mem)
+	info, err := writeClasses(filepath.Join(w.root, "classes.arrow"), classes, w.mem)
 	if err != nil {
 		w.Abort()
 		return nil, err
@@ -266,6 +275,12 @@ func (w *Writer) Finish(classes []Class) (*Manifest, error) {
 		w.Abort()
 		return nil, err
 	}
+	if w.root != w.dir {
+		if err := w.swapIn(); err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
 	if err := WriteFileAtomic(filepath.Join(w.dir, ManifestName), data); err != nil {
 		w.Abort()
 		return nil, err
@@ -275,7 +290,40 @@ func (w *Writer) Finish(classes []Class) (*Manifest, error) {
 	return &w.manifest, nil
 }
 
-// Abort discards an unfinished dataset: without a manifest no reader accepts what was written.
+// swapIn replaces the old dataset's files with the complete new ones of the staging folder: the
+// old manifest goes first, so no reader ever accepts a mix; the new one is written after.
+func (w *Writer) swapIn() error {
+	if err := os.Remove(filepath.Join(w.dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replace dataset %s: %w", w.dir, err)
+	}
+	if err := clearDataset(w.dir); err != nil {
+		return err
+	}
+	for _, name := range ClearedNames() {
+		err := os.Rename(filepath.Join(w.root, name), filepath.Join(w.dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("replace dataset %s: %w", w.dir, err)
+		}
+	}
+	if err := os.RemoveAll(w.root); err != nil {
+		return fmt.Errorf("replace dataset %s: %w", w.dir, err)
+	}
+	w.root = w.dir
+	return nil
+}
+
+// clearDataset removes a dataset folder's data files (not its manifest, nor other files).
+func clearDataset(dir string) error {
+	for _, name := range ClearedNames() {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("clear %s: %w", filepath.Join(dir, name), err)
+		}
+	}
+	return nil
+}
+
+// Abort discards an unfinished dataset: without a manifest no reader accepts what was written; a
+// replacement's staging folder goes, and the dataset it was to replace stays.
 func (w *Writer) Abort() error {
 	if w.done {
 		return nil
@@ -287,7 +335,11 @@ func (w *Writer) Abort() error {
 		w.shard = nil
 	}
 	w.release()
-	if err := os.RemoveAll(filepath.Join(w.dir, "shards")); err != nil {
+	discard := filepath.Join(w.root, "shards")
+	if w.root != w.dir {
+		discard = w.root
+	}
+	if err := os.RemoveAll(discard); err != nil {
 		return fmt.Errorf("abort dataset %s: %w", w.dir, err)
 	}
 	return nil

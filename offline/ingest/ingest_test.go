@@ -359,6 +359,21 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// --force from a source with no usable photo fails and leaves the dataset there as it was.
+	before := ds.Len()
+	bad := writeTree(t, map[string][]byte{"x/a.jpg": []byte("not a jpeg"), "y/b.jpg": {0xff, 0xd8, 0xff}})
+	if _, err := Import(context.Background(), Options{Format: FormatImageFolder, Source: bad, Out: ds.Dir(), Force: true}); err == nil {
+		t.Fatal("import --force of a folder of bad files succeeded")
+	}
+	again, err := arrowio.Open(ds.Dir())
+	if err != nil {
+		t.Fatalf("a failed import --force destroyed the dataset it was to replace: %v", err)
+	}
+	if again.Len() != before {
+		t.Errorf("after a failed import --force the dataset has %d photos, before %d", again.Len(), before)
+	}
+	assertSameSamples(t, ds, again)
+	again.Close()
 	// --force replaces the dataset.
 	if _, err := Import(context.Background(), Options{Format: FormatImageFolder, Source: images, Out: ds.Dir(), Force: true}); err != nil {
 		t.Fatalf("import --force: %v", err)
