@@ -231,6 +231,12 @@ func (s *Server) bufferBytes(batch int) int64 {
 	return int64(s.ahead) * int64(batch) * int64(s.imageBytes())
 }
 
+// tooLarge is a request that can never be served here, whatever else is open: answered 413, not
+// 429, so that clients do not retry it.
+type tooLarge struct{ msg string }
+
+func (e *tooLarge) Error() string { return e.msg }
+
 // admit registers a stream unless it would pass the stream limit or the memory limit, and
 // otherwise says which.
 func (s *Server) admit(st *stream) error {
@@ -240,6 +246,11 @@ func (s *Server) admit(st *stream) error {
 		return fmt.Errorf("%d streams open, the limit", s.limits.maxStreams)
 	}
 	need := s.bufferBytes(st.q.batch)
+	if need > s.limits.maxMemory {
+		fits := s.limits.maxMemory / max(s.bufferBytes(1), 1)
+		return &tooLarge{fmt.Sprintf("a stream of batch %d needs %s of batch buffers, more than this server's whole memory limit %s (--max-memory): ask for a batch of at most %d",
+			st.q.batch, mib(need), mib(s.limits.maxMemory), fits)}
+	}
 	if s.reserved+need > s.limits.maxMemory {
 		return fmt.Errorf("a stream of batch %d needs %s of batch buffers; %s of the %s limit are free",
 			st.q.batch, mib(need), mib(s.limits.maxMemory-s.reserved), mib(s.limits.maxMemory))
@@ -370,7 +381,11 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx) {
 	// Admitted before its plan is built: building a plan costs memory, which the stream limit bounds.
 	st := &stream{srv: s, q: q, profile: profile, conn: ctx.Conn(), epoch: q.epoch, nextPos: q.start}
 	if err := s.admit(st); err != nil {
-		s.fail(ctx, fasthttp.StatusTooManyRequests, err.Error())
+		status := fasthttp.StatusTooManyRequests
+		if errors.As(err, new(*tooLarge)) {
+			status = fasthttp.StatusRequestEntityTooLarge
+		}
+		s.fail(ctx, status, err.Error())
 		return
 	}
 	plan, err := s.plans.rank(q.planQuery, q.epoch)

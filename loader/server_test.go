@@ -189,7 +189,7 @@ func TestLimits(t *testing.T) {
 }
 
 // TestMemoryLimit: a stream whose batch buffers would pass MaxMemory gets 429 and a message
-// saying what it needs; closing a stream frees its share.
+// saying what it needs, or 413 when they would pass it alone; closing a stream frees its share.
 func TestMemoryLimit(t *testing.T) {
 	fx := smallDataset(t)
 	perImage := int64(3 * testSize * testSize * 3) // three batches ahead, RGB
@@ -209,6 +209,11 @@ func TestMemoryLimit(t *testing.T) {
 	var he *HTTPError
 	if !errors.As(err, &he) || he.Code != http.StatusTooManyRequests || !strings.Contains(he.Error(), "batch buffers") {
 		t.Errorf("stream past the memory limit: %v, want 429 naming the batch buffers", err)
+	}
+	// A batch that could never fit is no reason to come back later: 413, with the batch that fits.
+	_, err = srv.client.Stream(ctx, StreamParams{Batch: 11})
+	if !errors.As(err, &he) || he.Code != http.StatusRequestEntityTooLarge || !strings.Contains(he.Error(), "at most 10") {
+		t.Errorf("stream larger than the whole memory limit: %v, want 413 naming the batch that fits", err)
 	}
 	big.Close()
 	waitFor(t, "the stream's buffers to be freed", func() bool { return srv.srv.reservedBytes() == 0 })

@@ -83,3 +83,50 @@ class ToDeviceTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StatusTest(unittest.TestCase):
+    """A request the server can never serve (413) fails at once; a busy server (429) is retried."""
+
+    def serve(self, status):
+        import http.server
+        import threading
+
+        calls = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                calls.append(self.path)
+                body = b'{"error": "a stream of batch 4096 needs more than the whole memory limit"}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}", calls
+
+    def read(self, url, retries):
+        ds = facestream.StreamDataset(url, batch_size=4096, max_retries=retries, format="npy", rank=0, world=1)
+        with self.assertRaises(facestream.StreamError) as caught:
+            next(iter(ds))
+        return str(caught.exception)
+
+    def test_413_fails_at_once(self):
+        url, calls = self.serve(413)
+        message = self.read(url, retries=5)
+        self.assertEqual(len(calls), 1, calls)
+        self.assertIn("HTTP 413", message)
+        self.assertIn("whole memory limit", message)
+
+    def test_429_is_retried(self):
+        url, calls = self.serve(429)
+        self.read(url, retries=1)
+        self.assertEqual(len(calls), 2, calls)
