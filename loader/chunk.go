@@ -1,7 +1,12 @@
 package loader
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
+	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,11 +21,20 @@ type chunkWriter struct {
 	buf     []byte
 	written int64
 	waited  time.Duration // time spent in the connection's writes, blocked by a slow reader included
+
+	// With conn set, every write to it gets a deadline stall away: a client that reads nothing for
+	// that long loses the stream. blocked holds when the write in progress began (unix ns; 0: none).
+	conn    net.Conn
+	stall   time.Duration
+	blocked *atomic.Int64
 }
 
 func newChunkWriter(w io.Writer) *chunkWriter {
 	return &chunkWriter{w: w, buf: make([]byte, 0, chunkSize)}
 }
+
+// errStalled ends a stream whose client read nothing for the stall timeout.
+var errStalled = errors.New("the client read nothing for the stall timeout")
 
 func (c *chunkWriter) Write(p []byte) (int, error) {
 	total := len(p)
@@ -56,11 +70,23 @@ func (c *chunkWriter) Flush() error {
 
 func (c *chunkWriter) emit(p []byte) error {
 	start := time.Now()
+	if c.conn != nil {
+		if err := c.conn.SetWriteDeadline(start.Add(c.stall)); err != nil {
+			return &connError{err}
+		}
+		c.blocked.Store(start.UnixNano())
+	}
 	n, err := c.w.Write(p)
+	if c.conn != nil {
+		c.blocked.Store(0)
+	}
 	c.waited += time.Since(start)
 	c.written += int64(n)
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &connError{fmt.Errorf("%w (%v)", errStalled, c.stall)}
 	}
 	if err != nil {
 		return &connError{err}

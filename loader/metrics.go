@@ -17,6 +17,8 @@ type serverMetrics struct {
 	imagesSent    *metrics.Counter
 	bytesSent     *metrics.Counter
 	decodeErrors  *metrics.Counter
+	evicted       *metrics.Counter // stalled streams closed to admit a new one at a limit
+	stalledClosed *metrics.Counter // streams closed after --stall-timeout without a read
 	rejected      func(code int) *metrics.Counter
 	decodeAugment *metrics.PrometheusHistogram
 	encode        *metrics.PrometheusHistogram
@@ -35,13 +37,15 @@ func newServerMetrics(streamsOpen, bufferBytes func() float64, workers int) *ser
 	set.NewGauge("facestream_stream_buffer_bytes", bufferBytes) // reserved by open streams, under --max-memory
 	set.NewGauge("facestream_workers", func() float64 { return float64(workers) })
 	return &serverMetrics{
-		set:          set,
-		streamsTotal: set.NewCounter("facestream_streams_total"),
-		streamErrors: set.NewCounter("facestream_stream_errors_total"),
-		batchesSent:  set.NewCounter("facestream_batches_sent_total"),
-		imagesSent:   set.NewCounter("facestream_images_sent_total"),
-		bytesSent:    set.NewCounter("facestream_bytes_sent_total"),
-		decodeErrors: set.NewCounter("facestream_decode_errors_total"),
+		set:           set,
+		streamsTotal:  set.NewCounter("facestream_streams_total"),
+		streamErrors:  set.NewCounter("facestream_stream_errors_total"),
+		batchesSent:   set.NewCounter("facestream_batches_sent_total"),
+		imagesSent:    set.NewCounter("facestream_images_sent_total"),
+		bytesSent:     set.NewCounter("facestream_bytes_sent_total"),
+		decodeErrors:  set.NewCounter("facestream_decode_errors_total"),
+		evicted:       set.NewCounter("facestream_streams_evicted_total"),
+		stalledClosed: set.NewCounter("facestream_streams_stalled_closed_total"),
 		rejected: func(code int) *metrics.Counter {
 			return set.GetOrCreateCounter(`facestream_requests_rejected_total{code="` + strconv.Itoa(code) + `"}`)
 		},

@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -36,8 +37,21 @@ type Config struct {
 	MaxMemory     int64  // bytes the open streams' batch buffers may take together; 0: 16 GiB
 	Seed          uint64 // seed of a request that names none
 	Ahead         int    // batches made ahead of the one being sent, per stream; 0: 3
-	Logger        *slog.Logger
+	// StallTimeout closes a stream whose client has read nothing for that long (a trainer may
+	// pause minutes for evaluation or a checkpoint); 0: DefaultStallTimeout.
+	StallTimeout time.Duration
+	// EvictAfter lets a new stream, at the stream or memory limit, take the place of the stream
+	// stalled longest when it has been stalled at least this long; 0: DefaultEvictAfter.
+	EvictAfter time.Duration
+	Logger     *slog.Logger
 }
+
+// Stalled-stream defaults: a paused trainer keeps its stream for ten minutes, and keeps it longer
+// unless a new stream needs its place, which one stalled for a minute gives up.
+const (
+	DefaultStallTimeout = 10 * time.Minute
+	DefaultEvictAfter   = time.Minute
+)
 
 // Server streams one dataset.
 type Server struct {
@@ -65,6 +79,8 @@ type Server struct {
 	quit     chan struct{} // closed by Shutdown: streams stop at the next batch
 	quitOnce sync.Once
 
+	stallTimeout, evictAfter time.Duration
+
 	mu       sync.Mutex
 	streams  map[*stream]struct{}
 	reserved int64 // batch buffer bytes of the open streams (bufferBytes each)
@@ -81,7 +97,8 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dataset %s has no samples to serve", ds.Dir())
 	}
 	for name, v := range map[string]int64{"workers": int64(cfg.Workers), "max batch": int64(cfg.MaxBatch),
-		"max streams": int64(cfg.MaxStreams), "batches ahead": int64(cfg.Ahead), "max memory": cfg.MaxMemory} {
+		"max streams": int64(cfg.MaxStreams), "batches ahead": int64(cfg.Ahead), "max memory": cfg.MaxMemory,
+		"stall timeout": int64(cfg.StallTimeout), "evict after": int64(cfg.EvictAfter)} {
 		if v < 0 {
 			return nil, fmt.Errorf("%s %d is negative", name, v)
 		}
@@ -97,6 +114,7 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	}
 	s.limits.maxBatch = orDefault(cfg.MaxBatch, 4096)
 	s.limits.maxStreams = orDefault(cfg.MaxStreams, 64)
+	s.stallTimeout, s.evictAfter = cmp.Or(cfg.StallTimeout, DefaultStallTimeout), cmp.Or(cfg.EvictAfter, DefaultEvictAfter)
 	s.limits.maxMemory = cfg.MaxMemory
 	if s.limits.maxMemory == 0 {
 		s.limits.maxMemory = 16 << 30
@@ -238,26 +256,60 @@ type tooLarge struct{ msg string }
 func (e *tooLarge) Error() string { return e.msg }
 
 // admit registers a stream unless it would pass the stream limit or the memory limit, and
-// otherwise says which.
+// otherwise says which. At a limit, streams stalled for EvictAfter or more make room, the one
+// stalled longest first: their clients resume where they were when they read again.
 func (s *Server) admit(st *stream) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.streams) >= s.limits.maxStreams {
-		return fmt.Errorf("%d streams open, the limit", s.limits.maxStreams)
-	}
 	need := s.bufferBytes(st.q.batch)
 	if need > s.limits.maxMemory {
 		fits := s.limits.maxMemory / max(s.bufferBytes(1), 1)
 		return &tooLarge{fmt.Sprintf("a stream of batch %d needs %s of batch buffers, more than this server's whole memory limit %s (--max-memory): ask for a batch of at most %d",
 			st.q.batch, mib(need), mib(s.limits.maxMemory), fits)}
 	}
-	if s.reserved+need > s.limits.maxMemory {
-		return fmt.Errorf("a stream of batch %d needs %s of batch buffers; %s of the %s limit are free",
-			st.q.batch, mib(need), mib(s.limits.maxMemory-s.reserved), mib(s.limits.maxMemory))
+	for {
+		var full error
+		switch {
+		case len(s.streams) >= s.limits.maxStreams:
+			full = fmt.Errorf("%d streams open, the limit", s.limits.maxStreams)
+		case s.reserved+need > s.limits.maxMemory:
+			full = fmt.Errorf("a stream of batch %d needs %s of batch buffers; %s of the %s limit are free",
+				st.q.batch, mib(need), mib(s.limits.maxMemory-s.reserved), mib(s.limits.maxMemory))
+		}
+		if full == nil {
+			break
+		}
+		if !s.evictStalledLocked() {
+			return full
+		}
 	}
 	s.streams[st] = struct{}{}
 	s.reserved += need
 	return nil
+}
+
+// evictStalledLocked closes the stream stalled longest, if it has been stalled EvictAfter or
+// more, and frees its place at once; s.mu is held.
+func (s *Server) evictStalledLocked() bool {
+	now := time.Now()
+	var victim *stream
+	var longest time.Duration
+	for st := range s.streams {
+		if d := st.stalledFor(now); d >= s.evictAfter && d > longest {
+			victim, longest = st, d
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.evicted.Store(true)
+	delete(s.streams, victim)
+	s.reserved -= s.bufferBytes(victim.q.batch)
+	victim.conn.Close() // its blocked write fails, and the stream frees its buffers
+	s.metrics.evicted.Inc()
+	s.log.Info("evicting the stream stalled longest to admit a new one at the limit", "remote", victim.conn.RemoteAddr().String(),
+		"stalled", longest.Round(time.Millisecond), "rank", victim.q.rank, "world", victim.q.world)
+	return true
 }
 
 func (s *Server) release(st *stream) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/facestream/facestream/augment"
@@ -29,7 +30,10 @@ type stream struct {
 	srv     *Server
 	q       *streamQuery
 	profile *augment.Profile
-	conn    net.Conn // closed to unblock a write when shutdown's grace runs out
+	conn    net.Conn // closed to unblock a write when shutdown's grace runs out, or to evict the stream
+
+	blocked atomic.Int64 // when the write to the client in progress began (unix ns); 0: not writing
+	evicted atomic.Bool  // closed to make room for a new stream
 
 	// Guarded by pool.mu.
 	queue  []*slot
@@ -54,7 +58,12 @@ func (s *stream) SupportsBodyWriteTo() bool { return true }
 // WriteTo makes and sends every batch in plan order, then the end marker.
 func (s *stream) WriteTo(w io.Writer) (int64, error) {
 	cw := newChunkWriter(w)
+	cw.conn, cw.stall, cw.blocked = s.conn, s.srv.stallTimeout, &s.blocked
 	err := s.send(cw)
+	// The connection may serve more requests: they are not held to this stream's deadline.
+	if derr := s.conn.SetWriteDeadline(time.Time{}); err == nil && derr != nil {
+		err = &connError{derr}
+	}
 	if err != nil {
 		s.srv.metrics.streamErrors.Inc()
 		level := slog.LevelError // the server could not make the stream
@@ -62,10 +71,26 @@ func (s *stream) WriteTo(w io.Writer) (int64, error) {
 		if errors.As(err, &gone) || errors.Is(err, errShutdown) {
 			level = slog.LevelInfo // the client went away, or the server is stopping
 		}
-		s.srv.log.Log(context.Background(), level, "stream ended early", "remote", s.conn.RemoteAddr().String(),
+		msg := "stream ended early"
+		switch {
+		case s.evicted.Load():
+			msg = "stream ended: evicted, stalled, for a new stream at the server's limit; its client resumes where it was"
+		case errors.Is(err, errStalled):
+			s.srv.metrics.stalledClosed.Inc()
+			msg = "stream closed: its client read nothing for --stall-timeout; it resumes where it was when it reads again"
+		}
+		s.srv.log.Log(context.Background(), level, msg, "remote", s.conn.RemoteAddr().String(),
 			"rank", s.q.rank, "world", s.q.world, "epoch", s.epoch, "err", err)
 	}
 	return cw.written, err
+}
+
+// stalledFor is how long the stream has been blocked in one write to its client (0: it is not).
+func (s *stream) stalledFor(now time.Time) time.Duration {
+	if since := s.blocked.Load(); since != 0 {
+		return now.Sub(time.Unix(0, since))
+	}
+	return 0
 }
 
 func (s *stream) send(cw *chunkWriter) error {

@@ -540,3 +540,77 @@ func TestEndlessStreamEndsAtTheLastEpoch(t *testing.T) {
 		t.Fatalf("after the last epoch: batch %v, err %v; want the end of the stream", b != nil, err)
 	}
 }
+
+// TestStallTimeout: a stream whose client reads nothing for the stall timeout is closed, its place
+// freed, and the client resumes where it was when it reads again.
+func TestStallTimeout(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256, StallTimeout: 300 * time.Millisecond})
+	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	if _, err := sr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stalled stream to be closed", func() bool { return srv.srv.openStreams() == 0 })
+	if n := srv.srv.metrics.stalledClosed.Get(); n != 1 {
+		t.Errorf("%d streams closed for stalling, want 1", n)
+	}
+}
+
+// TestEvictStalled: at the stream limit, a new stream takes the place of one stalled for
+// EvictAfter; a stream that is being read is never evicted.
+func TestEvictStalled(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256, MaxStreams: 1, EvictAfter: 200 * time.Millisecond})
+	ctx := context.Background()
+	stalled, err := srv.client.Stream(ctx, StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if _, err := stalled.Next(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the unread stream to stall", func() bool {
+		srv.srv.mu.Lock()
+		defer srv.srv.mu.Unlock()
+		for st := range srv.srv.streams {
+			return st.stalledFor(time.Now()) > 250*time.Millisecond
+		}
+		return false
+	})
+	reading, err := srv.client.Stream(ctx, StreamParams{Batch: 4, Epochs: -1, Profile: "none"})
+	if err != nil {
+		t.Fatalf("a new stream at the limit, the other stalled: %v", err)
+	}
+	defer reading.Close()
+	if n := srv.srv.metrics.evicted.Get(); n != 1 {
+		t.Errorf("%d streams evicted, want 1", n)
+	}
+	// The stalled client finds its stream cut once it reads past what the socket held.
+	for {
+		if _, err := stalled.Next(); err != nil {
+			break
+		}
+	}
+	// A stream being read holds its place however long the newcomer waits.
+	stop := time.After(600 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case <-stop:
+			done = true
+		default:
+			if _, err := reading.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, err = srv.client.Stream(ctx, StreamParams{Batch: 4})
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Code != http.StatusTooManyRequests {
+		t.Errorf("a third stream while the second is read: %v, want 429", err)
+	}
+}

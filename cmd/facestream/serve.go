@@ -31,6 +31,8 @@ func runServe(args []string) (err error) {
 	maxStreams := fs.Int("max-streams", 64, "concurrent streams")
 	maxMemory := fs.Int("max-memory", 16384, "MiB the open streams' batch buffers may take together (each holds 3 batches)")
 	seed := fs.Uint64("seed-default", 0, "seed of a request that names none")
+	stall := fs.Duration("stall-timeout", loader.DefaultStallTimeout, "close a stream whose client has read nothing for this long (it resumes where it was)")
+	evict := fs.Duration("evict-after", loader.DefaultEvictAfter, "at the stream or memory limit, a new stream takes the place of the stream stalled longest, once stalled this long")
 	pos, err := parseExact(fs, args, "DATASET")
 	if err != nil {
 		return err
@@ -55,7 +57,8 @@ func runServe(args []string) (err error) {
 	}()
 	srv, err := loader.NewServer(ds, loader.Config{
 		Height: *size, Width: *size, Workers: *workers, Profile: *profile, Token: *token,
-		MaxBatch: *maxBatch, MaxStreams: *maxStreams, MaxMemory: int64(*maxMemory) << 20, Seed: *seed, Logger: slog.Default(),
+		MaxBatch: *maxBatch, MaxStreams: *maxStreams, MaxMemory: int64(*maxMemory) << 20, Seed: *seed,
+		StallTimeout: *stall, EvictAfter: *evict, Logger: slog.Default(),
 	})
 	if err != nil {
 		return err
