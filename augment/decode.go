@@ -18,6 +18,15 @@ import (
 // limit checked from the header before any pixel memory is allocated.
 const MaxPixels = 50_000_000
 
+// DefaultMaxPixels is what a Worker decodes at most (after TurboJPEG's scaled decode), unless told
+// otherwise: 4096×4096, beyond any face photo. A 140 KB PNG can announce 7000×7000, which Go's
+// decoders would hold at up to DecodeBytesPerPixel bytes a pixel.
+const DefaultMaxPixels = 4096 * 4096
+
+// DecodeBytesPerPixel bounds what decoding one image costs a worker per decoded pixel: Go's
+// decoders' image (up to 4 bytes) and its packed RGB copy (3).
+const DecodeBytesPerPixel = 7
+
 // Format names DecodeConfig reports.
 const (
 	FormatJPEG = "jpeg"

@@ -2,6 +2,7 @@ package augment
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"runtime"
 )
@@ -14,13 +15,15 @@ type Worker struct {
 	height  int
 	width   int
 	jpeg    jpegDecoder // nil: decode JPEG with Go's image/jpeg
-	rng     sampleRNG
-	plan    plan
-	src     []byte // the decoded image, packed RGB
-	small   []byte // the low-resolution intermediate
-	resize  resampler
-	color   colorPass
-	blur    blurPass
+	// maxPixels bounds the decoded size (after a scaled JPEG decode); see SetMaxPixels.
+	maxPixels int64
+	rng       sampleRNG
+	plan      plan
+	src       []byte // the decoded image, packed RGB
+	small     []byte // the low-resolution intermediate
+	resize    resampler
+	color     colorPass
+	blur      blurPass
 }
 
 // NewWorker returns a worker that writes height×width RGB images augmented by p (not nil).
@@ -31,12 +34,30 @@ func NewWorker(p *Profile, height, width int) *Worker {
 	return newWorker(p, height, width)
 }
 
+// SetMaxPixels sets the most pixels a photo may decode to (n ≤ 0: MaxPixels). A JPEG counts at the
+// scale TurboJPEG decodes it at; other formats decode whole. A photo over it fails to decode, so
+// a worker holds at most n × DecodeBytesPerPixel bytes for one photo.
+func (w *Worker) SetMaxPixels(n int64) {
+	if n <= 0 || n > MaxPixels {
+		n = MaxPixels
+	}
+	w.maxPixels = n
+}
+
+// checkDecoded refuses a decode to width×height over the worker's pixel limit.
+func (w *Worker) checkDecoded(format string, width, height int) error {
+	if px := int64(width) * int64(height); px > w.maxPixels {
+		return fmt.Errorf("%s image decodes to %dx%d, over the limit of %d pixels (--max-pixels)", format, width, height, w.maxPixels)
+	}
+	return nil
+}
+
 // NewDecoder returns a worker for DecodeRGB alone: the decoding the server does (TurboJPEG,
 // then Go's decoders), with its buffers reused from image to image. Its Process fails.
 func NewDecoder() *Worker { return newWorker(nil, 0, 0) }
 
 func newWorker(p *Profile, height, width int) *Worker {
-	w := &Worker{profile: p, height: height, width: width, jpeg: newJPEGDecoder()}
+	w := &Worker{profile: p, height: height, width: width, jpeg: newJPEGDecoder(), maxPixels: DefaultMaxPixels}
 	if w.jpeg != nil {
 		runtime.AddCleanup(w, func(d jpegDecoder) { d.close() }, w.jpeg) // frees the C decompressor
 	}
@@ -117,7 +138,7 @@ func (w *Worker) decode(encoded []byte, key *sampleKey) (int, int, error) {
 		// corruption): try that before giving up.
 		turboErr = err
 	}
-	img, err := DecodeImage(encoded)
+	img, err := w.decodeGo(encoded)
 	if err != nil {
 		if turboErr != nil {
 			return 0, 0, fmt.Errorf("%w (Go's decoder: %v)", turboErr, err)
@@ -130,6 +151,18 @@ func (w *Worker) decode(encoded []byte, key *sampleKey) (int, int, error) {
 		w.draw(key, b.Dx(), b.Dy())
 	}
 	return b.Dx(), b.Dy(), nil
+}
+
+// decodeGo decodes with Go's decoders, after checking the header against the pixel limit.
+func (w *Worker) decodeGo(encoded []byte) (image.Image, error) {
+	format, width, height, err := DecodeConfig(encoded)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.checkDecoded(format, width, height); err != nil {
+		return nil, err
+	}
+	return DecodeImage(encoded)
 }
 
 // decodeJPEG decodes with TurboJPEG. For a sample it scales down by the largest power of two
@@ -148,6 +181,9 @@ func (w *Worker) decodeJPEG(encoded []byte, key *sampleKey) (int, int, error) {
 		for denom < 8 && w.plan.crop.w >= float64(2*denom*w.width) && w.plan.crop.h >= float64(2*denom*w.height) {
 			denom *= 2
 		}
+	}
+	if err := w.checkDecoded(FormatJPEG, (ow+denom-1)/denom, (oh+denom-1)/denom); err != nil {
+		return 0, 0, err
 	}
 	var sw, sh int
 	w.src, sw, sh, err = w.jpeg.decode(encoded, ow, oh, denom, w.src)

@@ -414,3 +414,34 @@ func TestLargePhotoBufferReleased(t *testing.T) {
 		t.Errorf("decode buffer of %d bytes kept after a small photo, limit %d", c, maxKeptDecode)
 	}
 }
+
+// TestMaxPixels: a photo that would decode to more pixels than the worker's limit fails before
+// its pixels are allocated; a JPEG counts at the scale TurboJPEG decodes it at.
+func TestMaxPixels(t *testing.T) {
+	p, err := BuiltinProfile("none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, 32*32*3)
+	w := NewWorker(p, 32, 32)
+	w.SetMaxPixels(100 * 100)
+	if err := w.Process(encodePNG(t, face(1, 101, 100)), 1, 0, 0, out); err == nil || !strings.Contains(err.Error(), "over the limit of 10000 pixels") {
+		t.Errorf("a 101×100 PNG under a 100×100 limit: %v", err)
+	}
+	if err := w.Process(encodePNG(t, face(1, 100, 100)), 1, 0, 0, out); err != nil {
+		t.Errorf("a 100×100 PNG under a 100×100 limit: %v", err)
+	}
+	big := encodeJPEG(t, face(1, 400, 400), 90)
+	if JPEGDecoder == "turbojpeg" {
+		if err := w.Process(big, 1, 0, 0, out); err != nil { // decoded at 1/8: 50×50
+			t.Errorf("a 400×400 JPEG decoded at 1/8 under a 100×100 limit: %v", err)
+		}
+	}
+	if _, _, _, err := w.DecodeRGB(big); err == nil { // a whole decode is 400×400
+		t.Error("a 400×400 JPEG decoded whole under a 100×100 limit")
+	}
+	w.SetMaxPixels(0) // back to MaxPixels
+	if _, _, _, err := w.DecodeRGB(big); err != nil {
+		t.Errorf("no limit but MaxPixels: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"net"
@@ -31,6 +32,7 @@ type fixture struct {
 type datasetOptions struct {
 	identities, perIdentity int
 	corrupt                 func(label, i int) bool // photos stored as bytes that do not decode
+	oversize                func(label, i int) bool // photos stored as 120×120 PNGs
 }
 
 func newFixture(t testing.TB, o datasetOptions) *fixture {
@@ -48,6 +50,13 @@ func newFixture(t testing.TB, o datasetOptions) *fixture {
 			img := testJPEG(t, c, i)
 			if o.corrupt != nil && o.corrupt(c, i) {
 				img = append(img[:20:20], "not the rest of a JPEG"...)
+			}
+			if o.oversize != nil && o.oversize(c, i) {
+				var b bytes.Buffer
+				if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 120, 120))); err != nil {
+					t.Fatal(err)
+				}
+				img = b.Bytes()
 			}
 			s := arrowio.Sample{ID: id, Label: int32(c), Image: img, Parent: -1, Weight: 1, Source: fmt.Sprintf("person%03d/%02d.jpg", c, i)}
 			if err := w.Append(&s); err != nil {

@@ -55,19 +55,19 @@ type pool struct {
 }
 
 // newPool starts n workers; each makes images with its own augment.Worker per profile.
-func newPool(n, height, width int) *pool {
+func newPool(n, height, width int, maxPixels int64) *pool {
 	p := &pool{}
 	p.wake = sync.NewCond(&p.mu)
 	p.wg.Add(n)
 	for range n {
-		go p.work(height, width)
+		go p.work(height, width, maxPixels)
 	}
 	return p
 }
 
-func (p *pool) work(height, width int) {
+func (p *pool) work(height, width int, maxPixels int64) {
 	defer p.wg.Done()
-	ws := &workerSet{height: height, width: width, byProfile: make(map[*augment.Profile]*augment.Worker)}
+	ws := &workerSet{height: height, width: width, maxPixels: maxPixels, byProfile: make(map[*augment.Profile]*augment.Worker)}
 	for {
 		t, ok := p.claim()
 		if !ok {
@@ -84,6 +84,7 @@ func (p *pool) work(height, width int) {
 // workerSet is one pool goroutine's augment workers, one per profile in use.
 type workerSet struct {
 	height, width int
+	maxPixels     int64
 	byProfile     map[*augment.Profile]*augment.Worker
 }
 
@@ -91,6 +92,7 @@ func (ws *workerSet) get(p *augment.Profile) *augment.Worker {
 	w := ws.byProfile[p]
 	if w == nil {
 		w = augment.NewWorker(p, ws.height, ws.width)
+		w.SetMaxPixels(ws.maxPixels)
 		ws.byProfile[p] = w
 	}
 	return w

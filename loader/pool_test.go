@@ -8,7 +8,7 @@ import (
 // TestPoolTakesStreamsInTurn: workers take one image from each stream with work in turn, so a
 // stream with big batches does not hold up one with small batches.
 func TestPoolTakesStreamsInTurn(t *testing.T) {
-	p := newPool(0, testSize, testSize) // no workers: the test claims by hand
+	p := newPool(0, testSize, testSize, 0) // no workers: the test claims by hand
 	defer p.close()
 	big, small, late := &stream{}, &stream{}, &stream{}
 	p.submit(big, newSlot(6, 3))
@@ -35,7 +35,7 @@ func TestPoolTakesStreamsInTurn(t *testing.T) {
 
 // TestPoolCancelWithdrawsWork: a cancelled stream's queued images are never handed out.
 func TestPoolCancelWithdrawsWork(t *testing.T) {
-	p := newPool(0, testSize, testSize)
+	p := newPool(0, testSize, testSize, 0)
 	defer p.close()
 	gone, stays := &stream{}, &stream{}
 	p.submit(gone, newSlot(4, 3))

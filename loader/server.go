@@ -43,7 +43,11 @@ type Config struct {
 	// EvictAfter lets a new stream, at the stream or memory limit, take the place of the stream
 	// stalled longest when it has been stalled at least this long; 0: DefaultEvictAfter.
 	EvictAfter time.Duration
-	Logger     *slog.Logger
+	// MaxPixels bounds what a photo may decode to (a JPEG at its scaled size); 0:
+	// augment.DefaultMaxPixels. Every worker's share, MaxPixels × augment.DecodeBytesPerPixel,
+	// counts against MaxMemory.
+	MaxPixels int64
+	Logger    *slog.Logger
 }
 
 // Stalled-stream defaults: a paused trainer keeps its stream for ten minutes, and keeps it longer
@@ -80,6 +84,8 @@ type Server struct {
 	quitOnce sync.Once
 
 	stallTimeout, evictAfter time.Duration
+	maxPixels                int64
+	decodeBytes              int64 // the workers' decode memory at most, set aside under maxMemory
 
 	mu       sync.Mutex
 	streams  map[*stream]struct{}
@@ -98,7 +104,7 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	}
 	for name, v := range map[string]int64{"workers": int64(cfg.Workers), "max batch": int64(cfg.MaxBatch),
 		"max streams": int64(cfg.MaxStreams), "batches ahead": int64(cfg.Ahead), "max memory": cfg.MaxMemory,
-		"stall timeout": int64(cfg.StallTimeout), "evict after": int64(cfg.EvictAfter)} {
+		"stall timeout": int64(cfg.StallTimeout), "evict after": int64(cfg.EvictAfter), "max pixels": cfg.MaxPixels} {
 		if v < 0 {
 			return nil, fmt.Errorf("%s %d is negative", name, v)
 		}
@@ -119,6 +125,12 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	if s.limits.maxMemory == 0 {
 		s.limits.maxMemory = 16 << 30
 	}
+	s.maxPixels = min(cmp.Or(cfg.MaxPixels, augment.DefaultMaxPixels), augment.MaxPixels)
+	s.decodeBytes = int64(s.workers) * s.maxPixels * augment.DecodeBytesPerPixel
+	if s.decodeBytes >= s.limits.maxMemory {
+		return nil, fmt.Errorf("%d workers decoding photos of up to %d pixels need %s, not less than the memory limit %s: lower --max-pixels or --workers, or raise --max-memory",
+			s.workers, s.maxPixels, mib(s.decodeBytes), mib(s.limits.maxMemory))
+	}
 	if cfg.Token != "" {
 		s.token, s.hasToken = sha256.Sum256([]byte(cfg.Token)), true
 	}
@@ -138,7 +150,7 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 		Weights: ds.Weights(), Fingerprint: ds.Fingerprint()}
 	s.plans = newPlanCache(pop, plansKept, s.metrics.observePlan)
 	s.slots = &slotPool{imageBytes: s.imageBytes(), bySize: make(map[int]*sync.Pool)}
-	s.pool = newPool(s.workers, s.height, s.width)
+	s.pool = newPool(s.workers, s.height, s.width, s.maxPixels)
 	s.http = &fasthttp.Server{
 		Handler:                      s.handle,
 		Name:                         "facestream",
@@ -262,19 +274,20 @@ func (s *Server) admit(st *stream) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	need := s.bufferBytes(st.q.batch)
-	if need > s.limits.maxMemory {
-		fits := s.limits.maxMemory / max(s.bufferBytes(1), 1)
-		return &tooLarge{fmt.Sprintf("a stream of batch %d needs %s of batch buffers, more than this server's whole memory limit %s (--max-memory): ask for a batch of at most %d",
-			st.q.batch, mib(need), mib(s.limits.maxMemory), fits)}
+	streamMemory := s.limits.maxMemory - s.decodeBytes // what the workers' decoding leaves
+	if need > streamMemory {
+		fits := streamMemory / max(s.bufferBytes(1), 1)
+		return &tooLarge{fmt.Sprintf("a stream of batch %d needs %s of batch buffers, more than the %s this server has for streams (--max-memory less the workers' decoding): ask for a batch of at most %d",
+			st.q.batch, mib(need), mib(streamMemory), fits)}
 	}
 	for {
 		var full error
 		switch {
 		case len(s.streams) >= s.limits.maxStreams:
 			full = fmt.Errorf("%d streams open, the limit", s.limits.maxStreams)
-		case s.reserved+need > s.limits.maxMemory:
-			full = fmt.Errorf("a stream of batch %d needs %s of batch buffers; %s of the %s limit are free",
-				st.q.batch, mib(need), mib(s.limits.maxMemory-s.reserved), mib(s.limits.maxMemory))
+		case s.reserved+need > streamMemory:
+			full = fmt.Errorf("a stream of batch %d needs %s of batch buffers; %s of the %s for streams are free",
+				st.q.batch, mib(need), mib(streamMemory-s.reserved), mib(streamMemory))
 		}
 		if full == nil {
 			break
@@ -505,6 +518,9 @@ type Info struct {
 		MaxBatch   int   `json:"max_batch"`
 		MaxStreams int   `json:"max_streams"`
 		MaxMemory  int64 `json:"max_memory_bytes"`
+		MaxPixels  int64 `json:"max_pixels"`
+		// DecodeMemory is the workers' decoding memory set aside under MaxMemory.
+		DecodeMemory int64 `json:"decode_memory_bytes"`
 	} `json:"limits"`
 }
 
@@ -539,6 +555,7 @@ func (s *Server) handleInfo(ctx *fasthttp.RequestCtx) {
 	info.Profiles = s.profileNames()
 	info.DefaultProfile = s.defaults.profile
 	info.Limits.MaxBatch, info.Limits.MaxStreams, info.Limits.MaxMemory = s.limits.maxBatch, s.limits.maxStreams, s.limits.maxMemory
+	info.Limits.MaxPixels, info.Limits.DecodeMemory = s.maxPixels, s.decodeBytes
 	if withPlan {
 		// The plan's shape, not the plan: no build for a question about counts.
 		shape, err := s.plans.shape(pq)

@@ -193,7 +193,9 @@ func TestLimits(t *testing.T) {
 func TestMemoryLimit(t *testing.T) {
 	fx := smallDataset(t)
 	perImage := int64(3 * testSize * testSize * 3) // three batches ahead, RGB
-	srv := startServer(t, fx.ds, Config{MaxMemory: 10 * perImage})
+	const maxPixels = 64 * 64
+	decoding := int64(2 * maxPixels * augment.DecodeBytesPerPixel) // two workers
+	srv := startServer(t, fx.ds, Config{MaxMemory: 10*perImage + decoding, MaxPixels: maxPixels})
 	ctx := context.Background()
 	big, err := srv.client.Stream(ctx, StreamParams{Batch: 10, Epochs: -1})
 	if err != nil {
@@ -223,8 +225,8 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	small.Close()
 	info, err := srv.client.Info(ctx, 0, 0, "")
-	if err != nil || info.Limits.MaxMemory != 10*perImage {
-		t.Errorf("info limits %+v, %v; want max_memory_bytes %d", info.Limits, err, 10*perImage)
+	if err != nil || info.Limits.MaxMemory != 10*perImage+decoding || info.Limits.MaxPixels != maxPixels || info.Limits.DecodeMemory != decoding {
+		t.Errorf("info limits %+v, %v; want max_memory_bytes %d, max_pixels %d, decode_memory_bytes %d", info.Limits, err, 10*perImage+decoding, maxPixels, decoding)
 	}
 }
 

@@ -349,6 +349,25 @@ func TestDecodeFailureReplacement(t *testing.T) {
 	}
 }
 
+// TestMaxPixels: a photo that would decode to more than MaxPixels (a decompression bomb, here a
+// 120×120 PNG under a 100×100 limit) is not decoded: it is counted and replaced like a photo that
+// does not decode.
+func TestMaxPixels(t *testing.T) {
+	fx := newFixture(t, datasetOptions{identities: 2, perIdentity: 4, oversize: func(label, i int) bool { return label == 1 && i == 2 }})
+	srv := startServer(t, fx.ds, Config{MaxPixels: 100 * 100})
+	got, err := readAll(context.Background(), srv.client, StreamParams{Batch: 8, Profile: "none", Mode: "uniform"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := fx.ds.ID(6) // identity 1's third photo
+	if slices.Contains(got.ids, big) || len(got.ids) != 8 {
+		t.Errorf("ids %v: the oversized photo %d was sent, or not replaced", got.ids, big)
+	}
+	if m := get(t, srv.url+"/metrics", ""); !strings.Contains(m, "facestream_decode_errors_total 1\n") {
+		t.Errorf("decode errors:\n%s", grepLines(m, "decode_errors"))
+	}
+}
+
 // TestUndecodableIdentity: when no photo of an identity decodes, the stream ends without its end
 // marker (the client sees ErrTruncated) and the server counts a stream error.
 func TestUndecodableIdentity(t *testing.T) {

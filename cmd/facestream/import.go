@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/offline/ingest"
 )
 
@@ -21,6 +22,7 @@ func runImport(args []string) error {
 	force := fs.Bool("force", false, "replace a dataset already in --out")
 	verify := fs.Bool("verify", false, "decode every image fully, with the server's decoder, not just its header")
 	workers := fs.Int("workers", 0, "validating goroutines (0: all cores)")
+	maxPixels := fs.Int64("max-pixels", augment.DefaultMaxPixels, "quarantine photos larger than this many pixels (width × height): decompression bombs")
 	imageCol := fs.String("image-col", "image", "Parquet: column of encoded image bytes")
 	labelCol := fs.String("label-col", "", "Parquet: integer label or string identity column (default: label, else identity)")
 	pos, err := parseExact(fs, args, "FORMAT", "SRC")
@@ -34,7 +36,7 @@ func runImport(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts := ingest.Options{
-		Format: pos[0], Source: pos[1], Out: *out, Force: *force, Verify: *verify, Workers: *workers,
+		Format: pos[0], Source: pos[1], Out: *out, Force: *force, Verify: *verify, Workers: *workers, MaxPixels: *maxPixels,
 		ImageColumn: *imageCol, LabelColumn: *labelCol,
 	}
 	var bar *progressbar.ProgressBar

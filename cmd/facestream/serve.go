@@ -29,9 +29,10 @@ func runServe(args []string) (err error) {
 	size := fs.Int("size", 112, "output image height and width")
 	maxBatch := fs.Int("max-batch", 4096, "largest batch a client may ask for")
 	maxStreams := fs.Int("max-streams", 64, "concurrent streams")
-	maxMemory := fs.Int("max-memory", 16384, "MiB the open streams' batch buffers may take together (each holds 3 batches)")
+	maxMemory := fs.Int("max-memory", 16384, "MiB the open streams' batch buffers (3 batches each) and the workers' decoding (see --max-pixels) may take together")
 	seed := fs.Uint64("seed-default", 0, "seed of a request that names none")
 	stall := fs.Duration("stall-timeout", loader.DefaultStallTimeout, "close a stream whose client has read nothing for this long (it resumes where it was)")
+	maxPixels := fs.Int64("max-pixels", augment.DefaultMaxPixels, "largest photo a worker decodes, in pixels (a JPEG at its scaled size); the workers' share counts against --max-memory")
 	evict := fs.Duration("evict-after", loader.DefaultEvictAfter, "at the stream or memory limit, a new stream takes the place of the stream stalled longest, once stalled this long")
 	pos, err := parseExact(fs, args, "DATASET")
 	if err != nil {
@@ -58,7 +59,7 @@ func runServe(args []string) (err error) {
 	srv, err := loader.NewServer(ds, loader.Config{
 		Height: *size, Width: *size, Workers: *workers, Profile: *profile, Token: *token,
 		MaxBatch: *maxBatch, MaxStreams: *maxStreams, MaxMemory: int64(*maxMemory) << 20, Seed: *seed,
-		StallTimeout: *stall, EvictAfter: *evict, Logger: slog.Default(),
+		StallTimeout: *stall, EvictAfter: *evict, MaxPixels: *maxPixels, Logger: slog.Default(),
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ type Options struct {
 	Out         string // dataset folder
 	Force       bool   // replace a dataset already in Out
 	Verify      bool   // decode every image fully (the server's decoder), not just its header
+	MaxPixels   int64  // photos larger (width × height) are quarantined; 0: augment.DefaultMaxPixels
 	Workers     int    // validating goroutines; 0 means GOMAXPROCS
 	ImageColumn string // Parquet image-bytes column ("image" when empty)
 	LabelColumn string // Parquet label (int) or identity (string) column; empty tries label, identity
@@ -306,6 +307,7 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	maxPixels := min(cmp.Or(opts.MaxPixels, augment.DefaultMaxPixels), augment.MaxPixels)
 	window := 4 * workers
 	slots := make([]chan checked, window)
 	for i := range slots {
@@ -319,13 +321,14 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 			var decoder *augment.Worker // the server's decoder, for a full decode of every photo
 			if opts.Verify {
 				decoder = augment.NewDecoder()
+				decoder.SetMaxPixels(maxPixels)
 			}
 			for i := range jobs {
 				if err := ctx.Err(); err != nil { // cancelled: answer the queued jobs without reading
 					slots[i%window] <- checked{err: err}
 					continue
 				}
-				slots[i%window] <- check(src, i, decoder)
+				slots[i%window] <- check(src, i, decoder, maxPixels)
 			}
 		})
 	}
@@ -369,7 +372,7 @@ func validate(ctx context.Context, src source, opts Options) <-chan checked {
 
 // check reads photo i and decides whether it is a usable image: its header, and with a
 // decoder, the whole image.
-func check(src source, i int, decoder *augment.Worker) checked {
+func check(src source, i int, decoder *augment.Worker, maxPixels int64) checked {
 	data, err := src.Read(i)
 	if u := (*unreadable)(nil); errors.As(err, &u) {
 		return checked{reason: u.Error()}
@@ -384,6 +387,9 @@ func check(src source, i int, decoder *augment.Worker) checked {
 		return res
 	}
 	res.format, res.size[1], res.size[0], err = augment.DecodeConfig(data)
+	if px := int64(res.size[0]) * int64(res.size[1]); err == nil && px > maxPixels {
+		err = fmt.Errorf("%s image %dx%d is over the limit of %d pixels (--max-pixels)", res.format, res.size[1], res.size[0], maxPixels)
+	}
 	if err == nil && decoder != nil {
 		_, _, _, err = decoder.DecodeRGB(data)
 	}

@@ -509,3 +509,20 @@ func TestFatalReadStopsWorkersFirst(t *testing.T) {
 	}
 	goleak.VerifyNone(t)
 }
+
+// TestMaxPixels: a photo larger than MaxPixels is quarantined, header only or fully decoded,
+// before any of its pixels is decoded.
+func TestMaxPixels(t *testing.T) {
+	big := image.NewGray(image.Rect(0, 0, 120, 120))
+	var b bytes.Buffer
+	if err := png.Encode(&b, big); err != nil {
+		t.Fatal(err)
+	}
+	src := writeTree(t, map[string][]byte{"a/big.png": b.Bytes(), "a/ok.jpg": jpegWithMagic(t), "b/ok.jpg": jpegWithMagic(t)})
+	for _, verify := range []bool{false, true} {
+		rep, _ := importSet(t, Options{Format: FormatImageFolder, Source: src, Verify: verify, MaxPixels: 100 * 100})
+		if len(rep.Quarantined) != 1 || !strings.Contains(rep.Quarantined[0].Reason, "120x120 is over the limit of 10000 pixels") {
+			t.Errorf("verify=%v: quarantined %+v, want big.png over the pixel limit", verify, rep.Quarantined)
+		}
+	}
+}
