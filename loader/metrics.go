@@ -19,6 +19,7 @@ type serverMetrics struct {
 	decodeErrors  *metrics.Counter
 	evicted       *metrics.Counter // stalled streams closed to admit a new one at a limit
 	stalledClosed *metrics.Counter // streams closed after --stall-timeout without a read
+	idleTrims     *metrics.Counter // batch buffers handed back to the OS once no stream was open
 	rejected      func(code int) *metrics.Counter
 	decodeAugment *metrics.PrometheusHistogram
 	encode        *metrics.PrometheusHistogram
@@ -46,6 +47,7 @@ func newServerMetrics(streamsOpen, bufferBytes func() float64, workers int) *ser
 		decodeErrors:  set.NewCounter("facestream_decode_errors_total"),
 		evicted:       set.NewCounter("facestream_streams_evicted_total"),
 		stalledClosed: set.NewCounter("facestream_streams_stalled_closed_total"),
+		idleTrims:     set.NewCounter("facestream_idle_memory_trims_total"),
 		rejected: func(code int) *metrics.Counter {
 			return set.GetOrCreateCounter(`facestream_requests_rejected_total{code="` + strconv.Itoa(code) + `"}`)
 		},

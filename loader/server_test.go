@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/sampler"
@@ -379,5 +380,29 @@ func TestProfileFromFile(t *testing.T) {
 	}
 	if code, _ := getCode(t, srv.url+"/v1/stream?batch=8&profile="+url.QueryEscape(path), ""); code != 400 {
 		t.Errorf("a profile path as the profile parameter: %d, want 400", code)
+	}
+}
+
+// TestIdleTrim: once no stream is open for a while, the server hands its pooled batch buffers back
+// to the operating system; while a stream is open, it does not.
+func TestIdleTrim(t *testing.T) {
+	fx := smallDataset(t)
+	srv := startServer(t, fx.ds, Config{})
+	srv.srv.trimAfter = 50 * time.Millisecond
+	if _, err := readAll(context.Background(), srv.client, StreamParams{Batch: 8}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the idle server to trim its memory", func() bool { return srv.srv.metrics.idleTrims.Get() == 1 })
+	sr, err := srv.client.Stream(context.Background(), StreamParams{Batch: 8, Epochs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	if _, err := sr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := srv.srv.metrics.idleTrims.Get(); n != 1 {
+		t.Errorf("%d trims with a stream open, want still 1", n)
 	}
 }

@@ -526,3 +526,22 @@ func TestMaxPixels(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkToTheSourceIsNoIdentity: a symbolic link at the top of an ImageFolder that points back to
+// the folder (or above it) would be an identity holding a copy of every photo; it is set aside.
+func TestLinkToTheSourceIsNoIdentity(t *testing.T) {
+	odd := oddImages(t)
+	src := writeTree(t, map[string][]byte{"a/1.png": odd["a.png"], "b/1.jpg": odd["b.jpg"]})
+	for _, target := range []string{src, filepath.Dir(src)} {
+		link := filepath.Join(src, "loop")
+		os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		rep, ds := importSet(t, Options{Format: FormatImageFolder, Source: src})
+		if ds.NumClasses() != 2 || rep.Samples != 2 || len(rep.Quarantined) != 1 || rep.Quarantined[0].Source != "loop" {
+			t.Errorf("link to %s: %d identities, %d samples, quarantined %+v; want a and b, 2 photos, loop set aside",
+				target, ds.NumClasses(), rep.Samples, rep.Quarantined)
+		}
+	}
+}

@@ -46,12 +46,22 @@ func openFolder(root string) (*folderSource, error) {
 		return nil, fmt.Errorf("source folder: %w", err)
 	}
 	s := &folderSource{root: root}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("source folder: %w", err)
+	}
 	for _, d := range top { // ReadDir sorts by name
 		dir := filepath.Join(root, d.Name())
 		if d.Type()&fs.ModeSymlink != 0 { // a linked identity folder counts as one
 			if st, err := os.Stat(dir); err == nil && st.IsDir() {
 				if dir, err = filepath.EvalSymlinks(dir); err != nil {
 					return nil, fmt.Errorf("list %s: %w", root, err)
+				}
+				if rel, err := filepath.Rel(dir, realRoot); err == nil && filepath.IsLocal(rel) {
+					// A link to the source folder (or a folder above it) is no identity: it would
+					// hold a copy of every photo. It is reported as a stray entry.
+					s.entries = append(s.entries, folderEntry{identity: -1, rel: d.Name()})
+					continue
 				}
 				d = fs.FileInfoToDirEntry(st)
 			}
