@@ -124,10 +124,12 @@ func (s *selection) run(e *embeddings, classes int, cfg SelectConfig, stopAt *in
 
 // score computes every photo's cosine to its own centre and, with cfg.Nearest, to the nearest
 // other identity's; resolves t; and decides each photo. A photo nearer another identity's centre
-// than its own by more than the margin is out whatever its own cosine (or, with action relabel,
-// joins that identity when it passes t there); otherwise it is in when its cosine exceeds t or it
-// is among its identity's keep_min best. An identity keeps at least its best photo. Photos that
-// did not decode (zero embeddings) are out, and count for nothing.
+// than its own (left out of it, in identities of looMin or more) by more than the margin is out
+// whatever its own cosine (or, with action relabel, joins that identity when its cosine there
+// looks like a member's: above tRelabel); otherwise it is in when its cosine exceeds t or it is
+// among its identity's keep_min best. An identity keeps at least its best photo. Photos that did
+// not decode (zero embeddings) are out, and count for nothing. A pre-model too weak for the data
+// (see impostorOverlap) skips the margin rule and removes at most weakRemoved of the photos.
 func (s *selection) score(e *embeddings, classes int, cfg SelectConfig) (err error) {
 	decoded := make([]float64, 0, e.len()) // the cosines a quantile t is resolved on
 	var rows []int
