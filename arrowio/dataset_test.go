@@ -310,8 +310,41 @@ func TestForcedReplaceKeepsTheOldUntilFinish(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "report")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the failed replacement's report is in the dataset: %v", err)
 	}
-	writeDataset(t, dir, makeSamples(5, 1, 1, 4), 1, WriterOptions{Force: true})
+	// Extra files written through the writer, any name, replace the old ones with the data.
+	if err := os.WriteFile(filepath.Join(dir, "centers.npy"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = Create(dir, WriterOptions{Kind: KindRaw, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range makeSamples(5, 1, 1, 4) {
+		if err := w.Append(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteFile("centers.npy", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	path, err := w.Path("embeddings/embeddings.arrow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("emb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(classesFor(1)); err != nil {
+		t.Fatal(err)
+	}
 	check("after the replacement", 5)
+	for name, want := range map[string]string{"centers.npy": "new", "embeddings/embeddings.arrow": "emb"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
+			t.Errorf("%s after the replacement: %q, %v; want %q", name, got, err, want)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, stagingName)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("staging folder left: %v", err)
 	}

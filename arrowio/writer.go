@@ -130,10 +130,20 @@ func (w *Writer) SetCount(key string, n int64) { w.manifest.Counts[key] = n }
 
 // WriteFile writes an extra file (a report, embeddings) atomically under the dataset folder.
 func (w *Writer) WriteFile(rel string, data []byte) error {
-	if !filepath.IsLocal(rel) {
-		return fmt.Errorf("write %q: path escapes the dataset folder", rel)
+	path, err := w.Path(rel)
+	if err != nil {
+		return err
 	}
-	return WriteFileAtomic(filepath.Join(w.root, rel), data)
+	return WriteFileAtomic(path, data)
+}
+
+// Path is where an extra file rel of the dataset is to be written now (inside the staging folder
+// while a replacement is written): Finish puts it in its place.
+func (w *Writer) Path(rel string) (string, error) {
+	if !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("write %q: path escapes the dataset folder", rel)
+	}
+	return filepath.Join(w.root, rel), nil
 }
 
 // Append adds one sample. Ids must increase strictly so a reader can index them.
@@ -299,9 +309,15 @@ func (w *Writer) swapIn() error {
 	if err := clearDataset(w.dir); err != nil {
 		return err
 	}
-	for _, name := range ClearedNames() {
-		err := os.Rename(filepath.Join(w.root, name), filepath.Join(w.dir, name))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	staged, err := os.ReadDir(w.root)
+	if err != nil {
+		return fmt.Errorf("replace dataset %s: %w", w.dir, err)
+	}
+	for _, e := range staged { // the data files, and every extra file written through the writer
+		if err := os.RemoveAll(filepath.Join(w.dir, e.Name())); err != nil {
+			return fmt.Errorf("replace dataset %s: %w", w.dir, err)
+		}
+		if err := os.Rename(filepath.Join(w.root, e.Name()), filepath.Join(w.dir, e.Name())); err != nil {
 			return fmt.Errorf("replace dataset %s: %w", w.dir, err)
 		}
 	}

@@ -292,7 +292,11 @@ func (s *session) fillEqualized(w *arrowio.Writer, eq *equalized, all *embedding
 		emb.emb = append(emb.emb, aug.emb[k*sel.dim:(k+1)*sel.dim]...)
 		id++
 	}
-	if err := writeEmbeddings(filepath.Join(s.out, eqEmbeddings), emb); err != nil {
+	path, err := w.Path(eqEmbeddings)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeEmbeddings(path, emb); err != nil {
 		return nil, err
 	}
 	copied := []string{centersNPY, centersArrow, removedCSV}
