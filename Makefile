@@ -6,7 +6,7 @@ PY := /usr/bin/python3
 ORT_LIB = $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.24.3
 export ONNXRUNTIME_SHARED_LIBRARY_PATH ?= $(ORT_LIB)
 
-.PHONY: setup build test demo bench bench-augment static clean
+.PHONY: setup build test demo bench bench-augment static experiment clean
 
 setup:
 	@bash scripts/setup.sh >/dev/null
@@ -32,6 +32,13 @@ bench: build
 # The image pipeline alone: decode + `face` against tjbench's decode and torchvision, as JSON.
 bench-augment: build
 	FACESTREAM=$(CURDIR)/$(BIN) bash bench/peer/augment_compare.sh
+
+# Does it train better? The same network and budget on raw, raw-balanced, cleaned, equalized and
+# no-S3 data, 3 seeds each, on synth and (when ../shared has it) lfw-ak: experiment/{synth,lfw}/report.html.
+EXPERIMENT = $(PY) examples/experiment.py --budget 10240 --seeds 0,1,2
+experiment: build
+	$(EXPERIMENT) --preset synth --out experiment/synth
+	$(EXPERIMENT) --preset lfw --out experiment/lfw
 
 # A fully static binary (TurboJPEG linked in) for machines without Go, such as the GPU benchmark host.
 static: setup

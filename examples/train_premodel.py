@@ -80,13 +80,15 @@ class MobileFaceNetLite(nn.Module):
     stride-2 convolution, then a stride-2 depthwise one: 112 -> 28), which keeps
     training on a 2-core CPU at a few hundred images per second. Two stages of
     inverted residuals go 28 -> 14 -> 7, and a 7x7 depthwise convolution (GDC)
-    replaces global pooling so the embedding keeps where features are.
+    replaces global pooling so the embedding keeps where features are. Other input
+    sizes (a multiple of 16, e.g. 64 for CPU experiments) get a GDC as wide as their
+    final map.
     """
 
     # (expansion, out channels, repeats, first stride) per stage
     STAGES = ((2, 48, 2, 2), (4, 64, 2, 2))
 
-    def __init__(self, emb_dim=128, width=1.0):
+    def __init__(self, emb_dim=128, width=1.0, input_size=INPUT_SIZE):
         super().__init__()
         self.emb_dim, self.width = emb_dim, width
         c = lambda n: max(8, int(round(n * width / 8)) * 8)  # noqa: E731 - channel rounding
@@ -100,8 +102,8 @@ class MobileFaceNetLite(nn.Module):
         head = c(256)
         layers.append(conv_bn(cin, head))
         self.features = nn.Sequential(*layers)
-        self.gdc = conv_bn(head, head, 7, 1, groups=head, act=False)
-        self.gdc[0].padding = (0, 0)  # 7x7 map -> 1x1
+        self.gdc = conv_bn(head, head, input_size // 16, 1, groups=head, act=False)
+        self.gdc[0].padding = (0, 0)  # 7x7 map (at 112) -> 1x1
         self.dropout = nn.Dropout(0.1)
         self.linear = nn.Linear(head, emb_dim, bias=False)
         self.bn = nn.BatchNorm1d(emb_dim)
