@@ -26,16 +26,21 @@ func photosAlong(r *rand.Rand, axis []float32, n int, jitter float64) [][]float3
 func randomClusters(r *rand.Rand, classes, per, d int, jitter float64) *embeddings {
 	e := &embeddings{dim: d}
 	for c := range classes {
-		axis := make([]float32, d)
-		for j := range axis {
-			axis[j] = float32(r.NormFloat64())
-		}
-		normalize(axis)
-		for _, v := range photosAlong(r, axis, per, jitter) {
+		for _, v := range photosAlong(r, randomUnit(r, d), per, jitter) {
 			e.ids, e.labels, e.emb = append(e.ids, int64(e.len())), append(e.labels, int32(c)), append(e.emb, v...)
 		}
 	}
 	return e
+}
+
+// randomUnit is a random direction of dimension d.
+func randomUnit(r *rand.Rand, d int) []float32 {
+	v := make([]float32, d)
+	for j := range v {
+		v[j] = float32(r.NormFloat64())
+	}
+	normalize(v)
+	return v
 }
 
 func unit(v ...float32) []float32 {

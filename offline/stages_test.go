@@ -34,17 +34,9 @@ func clusteredEmbeddings(classes, perClass, dim int, outliers map[int]bool) *emb
 	rng := rand.New(rand.NewPCG(1, 2))
 	e := &embeddings{dim: dim}
 	for c := range classes {
-		dir := make([]float32, dim)
-		for i := range dir {
-			dir[i] = float32(rng.NormFloat64())
-		}
-		normalize(dir)
+		dir := randomUnit(rng, dim)
 		for k := range perClass {
-			v := make([]float32, dim)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64())
-			}
-			normalize(v)
+			v := randomUnit(rng, dim)
 			if !outliers[e.len()] {
 				for i := range v {
 					v[i] = 2*dir[i] + 0.1*v[i]*float32(k%3)
