@@ -6,7 +6,7 @@ PY := /usr/bin/python3
 ORT_LIB = $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.24.3
 export ONNXRUNTIME_SHARED_LIBRARY_PATH ?= $(ORT_LIB)
 
-.PHONY: setup build test demo bench bench-augment static experiment clean
+.PHONY: setup build test demo bench bench-augment static experiment clean reliability
 
 setup:
 	@bash scripts/setup.sh >/dev/null
@@ -43,6 +43,12 @@ experiment: build
 # A fully static binary (TurboJPEG linked in) for machines without Go, such as the GPU benchmark host.
 static: setup
 	CGO_ENABLED=1 $(GO) build -tags netgo,osusergo -ldflags '-s -w -extldflags -static' -o bin/facestream-static ./cmd/facestream
+
+# The fault and bad-input campaign (issue 13, tests/reliability/README.md): loopback only, about
+# a minute on 2 cores, capped at 10; one line per check, non-zero exit if any failed. Not in `make test`.
+reliability: build
+	$(GO) build -o bin/reliability ./tests/reliability
+	timeout --kill-after=10 600 bin/reliability --bin $(BIN) $(RELIABILITY_FLAGS)
 
 clean:
 	rm -rf bin demo
