@@ -41,8 +41,10 @@ experiment: build
 	$(EXPERIMENT) --preset lfw --out experiment/lfw
 
 # A fully static binary (TurboJPEG linked in) for machines without Go, such as the GPU benchmark host.
+# It serves, imports and benchmarks; it cannot load ONNX Runtime (glibc cannot dlopen into a static
+# process), so its offline stages refuse with an error: use deploy/Dockerfile there.
 static: setup
-	CGO_ENABLED=1 $(GO) build -tags netgo,osusergo -ldflags '-s -w -extldflags -static' -o bin/facestream-static ./cmd/facestream
+	CGO_ENABLED=1 $(GO) build -tags netgo,osusergo,facestream_static -ldflags '-s -w -extldflags -static' -o bin/facestream-static ./cmd/facestream
 
 # The fault and bad-input campaign (issue 13, tests/reliability/README.md): loopback only, about
 # a minute on 2 cores, capped at 10; one line per check, non-zero exit if any failed. Not in `make test`.

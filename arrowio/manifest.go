@@ -101,6 +101,16 @@ func (m *Manifest) validate() error {
 // Count returns a named extra count (0 when absent).
 func (m *Manifest) Count(key string) int64 { return m.Counts[key] }
 
+// ContentHashes is the sha256 of classes.arrow and of every shard, in order: two datasets with
+// equal hashes hold the same bytes, whatever their manifests' timestamps and stage records.
+func (m *Manifest) ContentHashes() []string {
+	out := []string{m.Classes.SHA256}
+	for _, s := range m.Shards {
+		out = append(out, s.SHA256)
+	}
+	return out
+}
+
 func marshalManifest(m *Manifest) ([]byte, error) {
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -65,11 +65,7 @@ func shardHashes(t testing.TB, dir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := []string{m.Classes.SHA256}
-	for _, s := range m.Shards {
-		out = append(out, s.SHA256)
-	}
-	return out
+	return m.ContentHashes()
 }
 
 var stageLine = regexp.MustCompile(`msg="stage (running|up to date, skipped)" stage=(\w+)`)

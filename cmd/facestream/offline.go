@@ -17,7 +17,7 @@ import (
 )
 
 // offlineArgs is what every stage takes; offlineUsage adds the list of stages.
-const offlineArgs = `DS --out EQ [--model M.onnx] [--config pipeline.yaml] [--work DIR] [--part i/N] [parameter flags]`
+const offlineArgs = `DS --out EQ [--model M.onnx] [--config pipeline.yaml] [--work DIR] [--part i/N|auto/N] [parameter flags]`
 
 const offlineUsage = `{run|embed|select|augment|equalize} ` + offlineArgs + `
 
@@ -76,7 +76,7 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
 	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
 	force := fs.Bool("force", false, "replace a dataset in --out that an offline run of DS did not write")
-	partFlag := fs.String("part", "0/1", "embed, select, augment: the identity range i/N this job handles (select: its nearest-centre check; run select alone after)")
+	partFlag := fs.String("part", "0/1", "embed, select, augment: the identity range i/N this job handles, or auto/N: i from $JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or $SLURM_ARRAY_TASK_ID (Slurm array 0-(N-1)) (select: its nearest-centre check; run select alone after)")
 	overrides := map[string]func(c *offline.Config, v string) error{}
 	override := func(name, usage string, set func(c *offline.Config, v string) error) {
 		fs.String(name, "", usage)
@@ -132,7 +132,7 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	if err := cfg.Validate(); err != nil {
 		return "", nil, part, err
 	}
-	if part, err = offline.ParsePart(*partFlag); err != nil {
+	if part, err = offline.ResolvePart(*partFlag, os.Getenv); err != nil {
 		return "", nil, part, err
 	}
 	if part.Count > 1 && stage != "embed" && stage != "select" && stage != "augment" {

@@ -87,6 +87,9 @@ func acquireEnvironment(library string) error {
 		environment.refs++
 		return nil
 	}
+	if !loadable {
+		return fmt.Errorf("this facestream binary is fully static (make static) and cannot load ONNX Runtime (%s): run the offline stages with the dynamically linked build (make build, or the deploy/ container)", library)
+	}
 	ort.SetSharedLibraryPath(library)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 		return explainLoadError(library, err)
