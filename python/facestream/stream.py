@@ -1,5 +1,6 @@
 """The training stream of a facestream server as a PyTorch IterableDataset."""
 
+import collections
 import http.client
 import json
 import time
@@ -62,8 +63,16 @@ class StreamDataset(IterableDataset):
     transparently, from the last whole batch (up to ``max_retries`` attempts in a
     row, with exponential back-off).
 
+    Several servers of the same dataset (``url`` a list) share the sub-streams:
+    sub-stream s reads from server ``s % len(url)``, and when a server fails the
+    sub-stream resumes from its last whole batch on the next one, with the same
+    bytes (plans and augmentation depend only on the request). Servers that do not
+    hold the same dataset (``/v1/info`` fingerprint), image size or defaults are
+    refused.
+
     Args:
-        url: the server, e.g. ``http://127.0.0.1:8080`` (https works too).
+        url: the server, e.g. ``http://127.0.0.1:8080`` (https works too), or a list
+            of servers of the same dataset.
         batch_size: images per batch.
         epoch: the (first) epoch to stream; see also :meth:`set_epoch`.
         seed: the plan and augmentation seed; every rank must use the same.
@@ -104,11 +113,12 @@ class StreamDataset(IterableDataset):
             raise ValueError(f"format must be 'arrow' or 'npy', got {format!r}")
         if format == "arrow" and pa is None:
             raise ValueError("format='arrow' needs pyarrow; install it or use format='npy'")
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must be http(s)://host[:port][/prefix], got {url!r}")
-        self.url = url
-        self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path.rstrip("/")
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise ValueError("url: want a server URL or a list of them")
+        self._servers = [_parse_server(u) for u in urls]
+        self.urls = urls
+        self.url = urls[0]
         self.batch_size, self.epoch, self.seed = batch_size, epoch, seed
         self.mode, self.profile, self.token, self.format = mode, profile, token, format
         self.epochs, self.timeout, self.return_ids, self.pad = epochs, timeout, return_ids, bool(pad)
@@ -118,6 +128,8 @@ class StreamDataset(IterableDataset):
         self._delivered = 0  # batches delivered to the trainer so far, same origin
         self._streams = None  # sub-streams per rank the counts refer to (DataLoader workers, or 1)
         self._loaded = False  # a state was loaded and no iteration has begun since
+        self._reference = None  # what every server must agree on (_identity), once one has answered
+        self._verified = set()  # indexes of the servers that agree with it, in this process
 
     # ----- resume ---------------------------------------------------------------------------
 
@@ -191,11 +203,16 @@ class StreamDataset(IterableDataset):
         """Yields the batches of sub-stream (rank, world) after its first `done`, reconnecting on a cut."""
         per_epoch = None  # this sub-stream's batches per epoch, once the server has said
         failures = 0
+        at = rank % len(self._servers)  # spreads the sub-streams over the servers
+        if len(self._servers) > 1:
+            self._check_servers()
         while True:
             conn = None
+            server = self._servers[at]
             try:
+                self._verify(at)
                 if per_epoch is None and done:  # resuming: position -> (epoch, start) needs it
-                    per_epoch = self._batches_per_rank(world)
+                    per_epoch = self._batches_per_rank(world, server)
                 if per_epoch is not None and (per_epoch == 0 or (self.epochs and done >= per_epoch * self.epochs)):
                     return
                 skipped, start = divmod(done, per_epoch) if per_epoch else (0, done)  # whole epochs read, batches
@@ -203,7 +220,7 @@ class StreamDataset(IterableDataset):
                 query = self._query(rank=rank, world=world, batch=self.batch_size, start=start * self.batch_size,
                                     format=self.format, epochs=epochs, profile=self.profile,
                                     **self._plan_params(self.epoch + skipped))
-                conn, resp = self._get("/v1/stream", query)
+                conn, resp = self._get(server, "/v1/stream", query)
                 per_epoch = _header_int(resp, "X-Facestream-Batches-Per-Epoch")
                 decode = _arrow_batches if self.format == "arrow" else _npy_batches
                 for images, labels, ids in decode(resp, shared):
@@ -216,34 +233,76 @@ class StreamDataset(IterableDataset):
                 return
             except (OSError, http.client.HTTPException, TruncatedStream, _RetryableStatus) + _ARROW_ERRORS as err:
                 failures += 1
-                if failures > self.max_retries:
-                    raise StreamError(f"{self.url}: stream of rank {rank}/{world} failed {failures} times "
-                                      f"in a row at batch {done}: {err}") from err
-                time.sleep(min(8.0, 0.25 * 2 ** (failures - 1)))
+                servers = len(self._servers)
+                if failures > self.max_retries * servers:
+                    raise StreamError(f"{server.url}: stream of rank {rank}/{world} failed {failures} times "
+                                      f"in a row at batch {done} (on {servers} server(s)): {err}") from err
+                at = (at + 1) % servers  # the next server takes over at once; a whole round failed: back off
+                if failures % servers == 0:
+                    time.sleep(min(8.0, 0.25 * 2 ** (failures // servers - 1)))
             finally:
                 if conn is not None:
                     conn.close()
 
     # ----- HTTP -----------------------------------------------------------------------------
 
-    def info(self, world=None, batch=None):
-        """The server's `/v1/info` JSON; with world and batch, it includes the plan of this
-        dataset's mode, epoch and seed for them (epoch length, batches per rank)."""
+    def info(self, world=None, batch=None, server=None):
+        """The `/v1/info` JSON of a server (the first that answers when not given); with world
+        and batch, it includes the plan of this dataset's mode, epoch and seed for them (epoch
+        length, batches per rank)."""
         plan = self._plan_params(self.epoch) if world else {"mode": self.mode}
         query = self._query(world=world, batch=batch, **plan)
-        conn, resp = self._get("/v1/info", query)
-        try:
-            return json.loads(resp.read())
-        finally:
-            conn.close()
+        for i, candidate in enumerate([server] if server else self._servers):
+            try:
+                conn, resp = self._get(candidate, "/v1/info", query)
+                try:
+                    return json.loads(resp.read())
+                finally:
+                    conn.close()
+            except (OSError, http.client.HTTPException, _RetryableStatus):
+                if server or i == len(self._servers) - 1:
+                    raise
 
     def batches_per_epoch(self, num_workers=0):
         """Batches one rank receives per epoch when read by `num_workers` DataLoader workers."""
         k = max(1, num_workers)
         return k * self._batches_per_rank(self.world * k)
 
-    def _batches_per_rank(self, world):
-        return int(self.info(world=world, batch=self.batch_size)["plan"]["batches_per_rank"])
+    def _batches_per_rank(self, world, server=None):
+        return int(self.info(world=world, batch=self.batch_size, server=server)["plan"]["batches_per_rank"])
+
+    def _identity(self, info):
+        """What servers of one stream must agree on for the same request to give the same bytes."""
+        ident = {"fingerprint": info["dataset"]["fingerprint"], "image": info["image"]}
+        if self.profile is None:
+            ident["default_profile"] = info["default_profile"]
+        if self.mode is None:
+            ident["default_mode"] = info["default_mode"]
+        return ident
+
+    def _check_servers(self):
+        """Asks every server that answers what it serves, and refuses servers that disagree.
+        One that does not answer now is checked when a sub-stream fails over to it."""
+        for at in range(len(self._servers)):
+            try:
+                self._verify(at)
+            except (OSError, http.client.HTTPException, _RetryableStatus):
+                continue
+
+    def _verify(self, at):
+        """Makes sure server `at` agrees with the others (a no-op for a single server)."""
+        if len(self._servers) == 1 or at in self._verified:
+            return
+        ident = self._identity(self.info(server=self._servers[at]))
+        if self._reference is None:
+            self._reference = (self._servers[at].url, ident)
+        ref_url, ref = self._reference
+        if ident != ref:
+            diff = {k: (ref.get(k), ident.get(k)) for k in ref.keys() | ident.keys() if ref.get(k) != ident.get(k)}
+            raise StreamError(f"{self._servers[at].url} does not serve what {ref_url} serves ({ref_url}, "
+                              f"{self._servers[at].url}): {diff}; every server of one stream must hold the same "
+                              "dataset with the same image size and defaults")
+        self._verified.add(at)
 
     def _plan_params(self, epoch):
         """The parameters that shape the plan of `epoch` (what /v1/info and /v1/stream both take)."""
@@ -253,12 +312,12 @@ class StreamDataset(IterableDataset):
     def _query(self, **params):
         return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
 
-    def _get(self, path, query):
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._netloc, timeout=self.timeout)
+    def _get(self, server, path, query):
+        cls = http.client.HTTPSConnection if server.scheme == "https" else http.client.HTTPConnection
+        conn = cls(server.netloc, timeout=self.timeout)
         try:
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            conn.request("GET", f"{self._prefix}{path}?{query}", headers=headers)
+            conn.request("GET", f"{server.prefix}{path}?{query}", headers=headers)
             resp = conn.getresponse()
             if resp.status != 200:
                 body = resp.read(64 << 10)
@@ -266,7 +325,7 @@ class StreamDataset(IterableDataset):
                     message = json.loads(body)["error"]
                 except (ValueError, KeyError, TypeError):
                     message = body.decode("utf-8", "replace").strip()
-                err = f"{self.url}{path}: HTTP {resp.status}: {message}"
+                err = f"{server.url}{path}: HTTP {resp.status}: {message}"
                 if resp.status == 429 or resp.status >= 500:
                     raise _RetryableStatus(err)
                 raise StreamError(err)
@@ -311,6 +370,16 @@ class _RetryableStatus(Exception):
 
 
 _ARROW_ERRORS = (pa.ArrowException,) if pa is not None else ()
+
+
+_Server = collections.namedtuple("_Server", "url scheme netloc prefix")
+
+
+def _parse_server(url):
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"url must be http(s)://host[:port][/prefix], got {url!r}")
+    return _Server(url, parts.scheme, parts.netloc, parts.path.rstrip("/"))
 
 
 def _rank_world():
