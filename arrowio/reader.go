@@ -49,6 +49,9 @@ type columns struct {
 // not match the manifest, and a schema it does not know, naming the file. Checksums are checked
 // by Verify, which reads every byte.
 func Open(dir string) (*Dataset, error) {
+	if err := CheckLocal(dir); err != nil {
+		return nil, err
+	}
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ const stagingName = ".facestream-replacing"
 // Create starts a dataset in dir. It refuses a folder that already holds a dataset unless
 // opts.Force is set; the old dataset then stays whole until Finish swaps the new one in.
 func Create(dir string, opts WriterOptions) (*Writer, error) {
+	if err := CheckLocal(dir); err != nil {
+		return nil, err
+	}
 	if opts.Kind != KindRaw && opts.Kind != KindEqualized {
 		return nil, fmt.Errorf("create dataset %s: unknown kind %q", dir, opts.Kind)
 	}

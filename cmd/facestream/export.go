@@ -23,6 +23,11 @@ func runExport(args []string) (err error) {
 		fs.Usage()
 		return errors.New("nothing to do: give --parquet, --rec or both")
 	}
+	for _, location := range []string{*parquetPath, *recPath} {
+		if err := arrowio.CheckLocal(location); err != nil {
+			return err
+		}
+	}
 	ds, err := arrowio.Open(pos[0])
 	if err != nil {
 		return err

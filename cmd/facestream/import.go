@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/offline/ingest"
 )
@@ -32,6 +33,11 @@ func runImport(args []string) error {
 	if *out == "" {
 		fs.Usage()
 		return fmt.Errorf("--out is required")
+	}
+	for _, location := range []string{pos[1], *out} {
+		if err := arrowio.CheckLocal(location); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/offline"
 	"github.com/facestream/facestream/offline/report"
 )
@@ -112,6 +113,11 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	if *out == "" {
 		fs.Usage()
 		return "", nil, part, fmt.Errorf("--out is required")
+	}
+	for _, location := range []string{pos[0], *out, *work} {
+		if err := arrowio.CheckLocal(location); err != nil {
+			return "", nil, part, err
+		}
 	}
 	cfg := offline.DefaultConfig()
 	if *configPath != "" {
