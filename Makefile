@@ -46,7 +46,7 @@ experiment: build
 static: setup
 	CGO_ENABLED=1 $(GO) build -tags netgo,osusergo,facestream_static -ldflags '-s -w -extldflags -static' -o bin/facestream-static ./cmd/facestream
 
-# The fault and bad-input campaign (issue 13, tests/reliability/README.md): loopback only, about
+# The fault and bad-input campaign (tests/reliability/README.md): loopback only, about
 # a minute on 2 cores, capped at 10; one line per check, non-zero exit if any failed. Not in `make test`.
 reliability: build
 	$(GO) build -o bin/reliability ./tests/reliability

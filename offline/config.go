@@ -61,7 +61,7 @@ type SelectConfig struct {
 // AugmentConfig is S3: offline augmentation of the base, kept by cosine window.
 type AugmentConfig struct {
 	// A and B bound the cosine of a kept candidate to its centre, a < cos < b: absolute, "t", or a
-	// quantile of the base's cosines. The defaults and why: see DefaultConfig.
+	// quantile of the base's cosines.
 	A        Spec `yaml:"a"`
 	B        Spec `yaml:"b"`
 	N        Spec `yaml:"n"`        // kept candidates wanted per identity; "auto": up to S4's target
@@ -84,25 +84,9 @@ const (
 	PolicySqrt     = "sqrt"
 )
 
-// DefaultConfig is the configuration when nothing overrides it.
-//
-// S2's defaults were chosen on real faces with a real model (lfw-ak planted with 5 % mislabeled
-// photos and 5 % outsiders, three plantings) and on synth with the shipped pre-model; the figures
-// are in offline/README.md. t = auto at impostor_far 0.05: a fixed cosine means something else
-// for every model, the cosines of photos to other identities' centres say what an impostor scores
-// with this model on this data. The margin rule (every photo against every centre, 0.12, leave
-// one out in identities of 5 or more) removes the wrong photos that t cannot: a photo of another
-// person of the set scores high against a centre it pulls towards itself. Robust centres (a second
-// pass on centres of the first base) removed a little more noise at the same clean share on real
-// faces, for twice the nearest-centre check. keep_min = 1: no identity vanishes, and keeping more
-// below-t photos of tiny identities kept their junk.
-//
-// (a, b) = (t, p95). a = t keeps a candidate inside the cosine range S2 accepted for real photos of the
-// identity: an augmentation that falls below t looks no more like the identity than the photos S2
-// threw away, and would teach the model noise. b = the 95th percentile of the base's cosines rejects
-// candidates that sit closer to the centre than 95 % of the real clean photos: such near-duplicates of
-// the most typical photos add no variation, which is the point of S3. Both follow the model's own
-// cosine scale: t as calibrated, b as a quantile.
+// DefaultConfig is the configuration when nothing overrides it. Why each default is what it
+// is, with the figures on real faces and synth: offline/README.md, "Parameters and why these
+// defaults" (the one place that says it).
 func DefaultConfig() Config {
 	return Config{
 		Seed: 1,

@@ -19,7 +19,7 @@ import (
 // premodel is the shipped S1 pre-model, trained on a synth set by examples/train_premodel.py.
 const premodel = "../testdata/premodel-synth.onnx"
 
-// TestQualityBar is issue 6's bar, with the shipped pre-model and every default: on a synth set with
+// TestQualityBar is S2's bar on synth, with the shipped pre-model and every default: on a synth set with
 // 5 % of photos filed under the wrong identity (and 1 % junk), S2 removes at least 90 % of the noisy
 // photos and keeps at least 95 % of the clean ones, and the equalized identity distribution has a
 // normalised entropy of at least 0.99.
@@ -110,7 +110,7 @@ func checkRelabeled(t *testing.T, raw, out string, want int) {
 	}
 }
 
-// TestRealFacesQualityBar is issue 11's bar on real photographs with a real model, every default:
+// TestRealFacesQualityBar is S2's bar on real photographs with a real model, every default:
 // lfw-ak's people with at least 5 photos, 5 % of photos moved to another identity and as many
 // photos of people outside the set filed under an identity; S2 removes ≥ 99 % of the mislabeled
 // photos and ≥ 90 % of the outsiders, and keeps ≥ 98.5 % of the clean ones. It skips when the

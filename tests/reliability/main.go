@@ -1,4 +1,4 @@
-// Command reliability is facestream's fault and bad-input campaign (issue 13), run by
+// Command reliability is facestream's fault and bad-input campaign, run by
 // `make reliability`: it drives the real binary on loopback as users and attackers would, prints one
 // summary line per check with its figures, and exits 1 if any check failed. Every process it starts
 // is killed when it ends, whatever happened.
