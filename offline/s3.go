@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/internal/splitmix"
 	"github.com/facestream/facestream/offline/embed"
 	"github.com/facestream/facestream/offline/report"
 )
@@ -232,15 +233,7 @@ func (s *session) augmentJobs(part Part, sel *selected) ([]*augmentJob, *augment
 // labelRand is identity c's random stream: S3's output depends on (seed, label) only, not on
 // which part or worker handles the identity.
 func labelRand(seed uint64, label int) *rand.Rand {
-	return rand.New(rand.NewPCG(mix64(seed), mix64(seed^mix64(uint64(label)+1))))
-}
-
-// mix64 is SplitMix64's finaliser: neighbouring inputs give unrelated outputs.
-func mix64(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return rand.New(rand.NewPCG(splitmix.Step(seed), splitmix.Step(seed^splitmix.Step(uint64(label)+1))))
 }
 
 // augmentChunk runs rounds over a chunk of identities until each has what it wants or has spent
