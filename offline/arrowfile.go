@@ -2,9 +2,7 @@ package offline
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -142,21 +140,4 @@ func readArrow(path string, each func(rec arrow.RecordBatch) error) error {
 		}
 	}
 	return nil
-}
-
-// npyMatrix encodes a rows×cols float32 matrix as NPY format version 1.0 (little-endian, C order),
-// which numpy.load reads.
-func npyMatrix(values []float32, rows, cols int) []byte {
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	// Magic (6) + version (2) + header length (2) + header + padding + '\n' is a multiple of 64.
-	pad := 63 - (10+len(header))%64
-	header += string(bytes.Repeat([]byte{' '}, pad)) + "\n"
-	out := make([]byte, 0, 10+len(header)+4*len(values))
-	out = append(out, "\x93NUMPY\x01\x00"...)
-	out = binary.LittleEndian.AppendUint16(out, uint16(len(header)))
-	out = append(out, header...)
-	for _, v := range values {
-		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
-	}
-	return out
 }

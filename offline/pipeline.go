@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -17,9 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/offline/embed"
@@ -27,13 +23,15 @@ import (
 
 // Pipeline runs the offline stages of one raw dataset into one equalized dataset.
 type Pipeline struct {
-	Dataset  string       // raw dataset folder
-	Out      string       // equalized dataset folder
-	Work     string       // stage outputs and records; "" → Out/.work
-	Config   Config       // every parameter
-	Log      *slog.Logger // nil → slog.Default()
-	Progress io.Writer    // where progress bars go (a terminal); nil: none
-	Force    bool         // replace a dataset in Out that an offline run of Dataset did not write
+	Dataset string       // raw dataset folder
+	Out     string       // equalized dataset folder
+	Work    string       // stage outputs and records; "" → Out/.work
+	Config  Config       // every parameter
+	Log     *slog.Logger // nil → slog.Default()
+	// Progress, when set, is told how far a long step has gone: done of total units (unit) of
+	// task ("S2 embed", "S3 augment"). It is called from one goroutine at a time.
+	Progress func(task, unit string, done, total int)
+	Force    bool // replace a dataset in Out that an offline run of Dataset did not write
 }
 
 // Run runs every stage on the whole dataset, skipping those already done.
@@ -90,7 +88,7 @@ type session struct {
 	out, work string // absolute
 	stages    *stages
 	log       *slog.Logger
-	progress  io.Writer
+	progress  func(task, unit string, done, total int)
 	rawFP     string // the raw dataset's fingerprint
 	modelFP   string // sha256 of the model file; "" until needed
 	embedder  *embed.Embedder
@@ -163,7 +161,7 @@ func (s *session) model() (string, error) {
 	if s.cfg.Model == "" {
 		return "", errors.New("no model: give --model M.onnx or model: in the config")
 	}
-	info, err := hashFile(s.cfg.Model)
+	info, err := arrowio.HashFile(s.cfg.Model)
 	if err != nil {
 		return "", fmt.Errorf("model: %w", err)
 	}
@@ -186,15 +184,13 @@ func (s *session) embedderFor() (*embed.Embedder, error) {
 	return e, nil
 }
 
-// bar returns a progress callback drawing a bar of total units, or nil when there is no terminal.
-func (s *session) bar(total int, what, unit string) (progress func(done int), finish func()) {
+// progressOf returns the callback reporting task's progress over total units to the Pipeline's
+// Progress, or nil when there is none to report to.
+func (s *session) progressOf(task, unit string, total int) func(done int) {
 	if s.progress == nil || total == 0 {
-		return nil, func() {}
+		return nil
 	}
-	b := progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
-	return func(done int) { _ = b.Set(done) }, func() { _ = b.Finish() } // a bar that fails to draw costs nothing
+	return func(done int) { s.progress(task, unit, done, total) }
 }
 
 // embedParams are the embedding settings that change an embedding (threads and workers do not).

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/npy"
 	"github.com/facestream/facestream/offline/report"
 )
 
@@ -62,9 +63,8 @@ func (s *session) embed(part Part) (*record, error) {
 		for i, row := range rows {
 			out.ids[i], out.labels[i] = s.ds.ID(row), s.ds.Label(row)
 		}
-		progress, done := s.bar(len(rows), "S2 embed", "img")
+		progress := s.progressOf("S2 embed", "img", len(rows))
 		skipped, err := e.EmbedOrSkip(len(rows), func(i int) []byte { return s.ds.Image(rows[i]) }, out.emb, progress)
-		done()
 		if err != nil {
 			return nil, nil, fmt.Errorf("embed photos of identities %d..%d: %w", lo, hi-1, err)
 		}
@@ -225,7 +225,7 @@ func centersSchema(dim int) *arrow.Schema {
 
 func (s *session) writeSelection(all *embeddings, sel *selection) error {
 	classes := s.ds.Classes()
-	if err := arrowio.WriteFileAtomic(filepath.Join(s.work, centersNPY), npyMatrix(sel.centers, len(classes), sel.dim)); err != nil {
+	if err := arrowio.WriteFileAtomic(filepath.Join(s.work, centersNPY), npy.Float32Matrix(sel.centers, len(classes), sel.dim)); err != nil {
 		return err
 	}
 	err := writeArrow(filepath.Join(s.work, centersArrow), centersSchema(sel.dim), func(b *array.RecordBuilder) {

@@ -90,7 +90,7 @@ const (
 func (s *session) equalizeSpec(selRec *record, augRecs []*record) (*stageSpec, error) {
 	inputs := append([]string{s.rawFP, selRec.outputsFingerprint()}, fingerprints(augRecs...)...)
 	if s.truth != nil {
-		info, err := hashFile(s.truth.path)
+		info, err := arrowio.HashFile(s.truth.path)
 		if err != nil {
 			return nil, fmt.Errorf("truth: %w", err)
 		}

@@ -2,7 +2,6 @@ package offline
 
 import (
 	"bytes"
-	"encoding/binary"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -239,28 +238,6 @@ func TestTargetAndCap(t *testing.T) {
 	}
 	if _, err := targetSize("median", []int{0, 0}); err == nil {
 		t.Error("a target over no clean identity resolved")
-	}
-}
-
-func TestNPYMatrix(t *testing.T) {
-	values := []float32{1, -2.5, 3, 4, 5, 6}
-	data := npyMatrix(values, 2, 3)
-	if !bytes.HasPrefix(data, []byte("\x93NUMPY\x01\x00")) {
-		t.Fatalf("magic %q", data[:8])
-	}
-	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
-	header := string(data[10 : 10+hlen])
-	if (10+hlen)%64 != 0 || !strings.HasSuffix(header, "\n") || !strings.Contains(header, "'shape': (2, 3)") || !strings.Contains(header, "'<f4'") {
-		t.Fatalf("header %q (data starts at %d)", header, 10+hlen)
-	}
-	body := data[10+hlen:]
-	if len(body) != 4*len(values) {
-		t.Fatalf("body %d bytes, want %d", len(body), 4*len(values))
-	}
-	for i, v := range values {
-		if got := math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:])); got != v {
-			t.Fatalf("value %d = %v, want %v", i, got, v)
-		}
 	}
 }
 

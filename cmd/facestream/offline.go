@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"golang.org/x/term"
-
 	"github.com/facestream/facestream/offline"
 	"github.com/facestream/facestream/offline/report"
 )
@@ -33,9 +31,8 @@ func runOffline(args []string) error {
 	if err != nil {
 		return err
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		p.Progress = os.Stderr
-	}
+	var finish func()
+	p.Progress, finish = terminalProgress()
 	// No signal handler: an interrupt kills the process at once, which is safe because every stage
 	// output is written atomically and a rerun picks up after the last finished stage.
 	switch stage {
@@ -54,6 +51,7 @@ func runOffline(args []string) error {
 	case "equalize":
 		err = p.Equalize()
 	}
+	finish()
 	if err != nil || (stage != "run" && stage != "equalize") {
 		return err
 	}
