@@ -19,6 +19,7 @@ import (
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/internal/splitmix"
 	"github.com/facestream/facestream/offline/embed"
+	"github.com/facestream/facestream/offline/recipe"
 	"github.com/facestream/facestream/offline/report"
 )
 
@@ -118,7 +119,7 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 		if e.Dim() != sel.dim {
 			return nil, nil, fmt.Errorf("the model gives %d-d embeddings, S2's centres are %d-d", e.Dim(), sel.dim)
 		}
-		progress, done := s.bar(len(jobs), "S3 augment", "identities")
+		progress := s.progressOf("S3 augment", "identities", len(jobs))
 		var sims []float32
 		for start := 0; start < len(jobs); start += augmentChunk {
 			chunk := jobs[start:min(start+augmentChunk, len(jobs))]
@@ -132,7 +133,6 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 				progress(start + len(chunk))
 			}
 		}
-		done()
 		for _, j := range jobs {
 			st.Attempts = append(st.Attempts, j.attempts)
 			st.Accepted = append(st.Accepted, len(j.kept))
@@ -325,12 +325,12 @@ func (s *session) generateFor(j *augmentJob) error {
 			}
 			j.images[p] = img
 		}
-		recipe := augment.RandomRecipe(j.rng, cfg.MinOps, cfg.MaxOps)
+		rc := recipe.Random(j.rng, cfg.MinOps, cfg.MaxOps)
 		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, recipe.Apply(j.images[p]), &jpeg.Options{Quality: cfg.Quality}); err != nil {
+		if err := jpeg.Encode(&buf, rc.Apply(j.images[p]), &jpeg.Options{Quality: cfg.Quality}); err != nil {
 			return fmt.Errorf("encode augmentation of photo %d: %w", s.ds.ID(row), err)
 		}
-		j.round = append(j.round, candidate{parent: s.ds.ID(row), recipe: recipe.String(), image: buf.Bytes()})
+		j.round = append(j.round, candidate{parent: s.ds.ID(row), recipe: rc.String(), image: buf.Bytes()})
 	}
 	return nil
 }
