@@ -15,20 +15,6 @@ import (
 
 // The work files are small Arrow IPC files, each one record batch, written whole and atomically.
 
-// embeddingField is the column of L2-normalised embeddings of width dim.
-func embeddingField(dim int) arrow.Field {
-	return arrow.Field{Name: "emb", Type: arrow.FixedSizeListOf(int32(dim), arrow.PrimitiveTypes.Float32)}
-}
-
-// embeddingsSchema is embeddings/*.arrow: one row per photo.
-func embeddingsSchema(dim int) *arrow.Schema {
-	return arrow.NewSchema([]arrow.Field{
-		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
-		embeddingField(dim),
-	}, nil)
-}
-
 // embeddings are rows of photos with their embeddings, row i at emb[i*dim:(i+1)*dim].
 type embeddings struct {
 	dim    int
@@ -44,7 +30,7 @@ func (e *embeddings) append(o *embeddings) {
 }
 
 func writeEmbeddings(path string, e *embeddings) error {
-	return writeArrow(path, embeddingsSchema(e.dim), func(b *array.RecordBuilder) {
+	return writeArrow(path, arrowio.EmbeddingsSchema(e.dim), func(b *array.RecordBuilder) {
 		b.Field(0).(*array.Int64Builder).AppendValues(e.ids, nil)
 		b.Field(1).(*array.Int32Builder).AppendValues(e.labels, nil)
 		appendEmbeddings(b.Field(2).(*array.FixedSizeListBuilder), e.emb, e.dim)
@@ -54,12 +40,12 @@ func writeEmbeddings(path string, e *embeddings) error {
 func readEmbeddings(path string) (*embeddings, error) {
 	e := &embeddings{}
 	err := readArrow(path, func(rec arrow.RecordBatch) error {
-		dim, err := embeddingWidth(rec.Schema(), 2)
+		dim, err := arrowio.EmbeddingWidth(rec.Schema(), 2)
 		if err != nil {
 			return err
 		}
-		if !rec.Schema().Equal(embeddingsSchema(dim)) {
-			return fmt.Errorf("schema %s, want %s", rec.Schema(), embeddingsSchema(dim))
+		if !rec.Schema().Equal(arrowio.EmbeddingsSchema(dim)) {
+			return fmt.Errorf("schema %s, want %s", rec.Schema(), arrowio.EmbeddingsSchema(dim))
 		}
 		e.dim = dim
 		e.ids = append(e.ids, rec.Column(0).(*array.Int64).Int64Values()...)
@@ -68,18 +54,6 @@ func readEmbeddings(path string) (*embeddings, error) {
 		return nil
 	})
 	return e, err
-}
-
-// embeddingWidth is the list width of column col, which must be a fixed-size list of float32.
-func embeddingWidth(s *arrow.Schema, col int) (int, error) {
-	if col >= s.NumFields() {
-		return 0, fmt.Errorf("schema %s has no column %d", s, col)
-	}
-	t, ok := s.Field(col).Type.(*arrow.FixedSizeListType)
-	if !ok || !arrow.TypeEqual(t.Elem(), arrow.PrimitiveTypes.Float32) || t.Len() < 1 {
-		return 0, fmt.Errorf("column %s is %s, want fixed_size_list<float32>", s.Field(col).Name, s.Field(col).Type)
-	}
-	return int(t.Len()), nil
 }
 
 func appendEmbeddings(b *array.FixedSizeListBuilder, emb []float32, dim int) {

@@ -3,6 +3,7 @@ package offline
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/internal/splitmix"
 	"github.com/facestream/facestream/offline/embed"
@@ -43,7 +45,7 @@ func augmentSchema(dim int) *arrow.Schema {
 		{Name: "recipe", Type: arrow.BinaryTypes.String},
 		{Name: "sim", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "image", Type: arrow.BinaryTypes.Binary},
-		embeddingField(dim),
+		arrowio.EmbeddingField(dim),
 	}, nil)
 }
 
@@ -94,7 +96,7 @@ func (s *session) currentSelect(count int) (*record, []*record, error) {
 
 // augment is S3 on one part of the identities, after S2 over embedCount parts (0: whichever
 // split is complete).
-func (s *session) augment(part Part, embedCount int) (*record, error) {
+func (s *session) augment(ctx context.Context, part Part, embedCount int) (*record, error) {
 	selRec, _, err := s.currentSelect(embedCount)
 	if err != nil {
 		return nil, err
@@ -103,7 +105,7 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.stages.run(spec, func() ([]string, any, error) {
+	return s.stages.run(ctx, spec, func() ([]string, any, error) {
 		sel, err := s.readSelection(selRec)
 		if err != nil {
 			return nil, nil, err
@@ -122,6 +124,9 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 		progress := s.progressOf("S3 augment", "identities", len(jobs))
 		var sims []float32
 		for start := 0; start < len(jobs); start += augmentChunk {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
 			chunk := jobs[start:min(start+augmentChunk, len(jobs))]
 			if err := s.augmentChunk(chunk, e, st.A, st.B, &sims); err != nil {
 				return nil, nil, err
@@ -362,7 +367,7 @@ type augmented struct {
 
 func readAugmented(path string, into *augmented) error {
 	return readArrow(path, func(r arrow.RecordBatch) error {
-		dim, err := embeddingWidth(r.Schema(), 5)
+		dim, err := arrowio.EmbeddingWidth(r.Schema(), 5)
 		if err != nil {
 			return err
 		}

@@ -35,49 +35,48 @@ type Pipeline struct {
 }
 
 // Run runs every stage on the whole dataset, skipping those already done.
+// Every stage function takes a context: a cancelled one stops the run before the next stage (or
+// S3's next chunk of identities) begins; what is written stays valid, as a killed run's does.
+
+// Run runs every stage on the whole dataset, skipping those already done.
 func (p *Pipeline) Run(ctx context.Context) error {
-	return p.session(func(s *session) error {
-		steps := []func() error{
-			func() error { _, err := s.embed(Part{0, 1}); return err },
-			func() error { _, err := s.selectStage(1); return err },
-			func() error { _, err := s.augment(Part{0, 1}, 1); return err },
-			func() error { return s.equalize(1) },
+	return p.session(ctx, func(s *session) error {
+		if _, err := s.embed(ctx, Part{0, 1}); err != nil {
+			return err
 		}
-		for _, step := range steps {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := step(); err != nil {
-				return err
-			}
+		if _, err := s.selectStage(ctx, 1); err != nil {
+			return err
 		}
-		return nil
+		if _, err := s.augment(ctx, Part{0, 1}, 1); err != nil {
+			return err
+		}
+		return s.equalize(ctx, 1)
 	})
 }
 
 // Embed runs S2's embedding of one part of the identities.
-func (p *Pipeline) Embed(part Part) error {
-	return p.session(func(s *session) error { _, err := s.embed(part); return err })
+func (p *Pipeline) Embed(ctx context.Context, part Part) error {
+	return p.session(ctx, func(s *session) error { _, err := s.embed(ctx, part); return err })
 }
 
 // Select runs S2's selection over every embedded part.
-func (p *Pipeline) Select() error {
-	return p.session(func(s *session) error { _, err := s.selectStage(0); return err })
+func (p *Pipeline) Select(ctx context.Context) error {
+	return p.session(ctx, func(s *session) error { _, err := s.selectStage(ctx, 0); return err })
 }
 
 // SelectPart runs one part of S2's nearest-centre check, for select to merge.
-func (p *Pipeline) SelectPart(part Part) error {
-	return p.session(func(s *session) error { return s.selectPart(part) })
+func (p *Pipeline) SelectPart(ctx context.Context, part Part) error {
+	return p.session(ctx, func(s *session) error { return s.selectPart(ctx, part) })
 }
 
 // Augment runs S3 on one part of the identities.
-func (p *Pipeline) Augment(part Part) error {
-	return p.session(func(s *session) error { _, err := s.augment(part, 0); return err })
+func (p *Pipeline) Augment(ctx context.Context, part Part) error {
+	return p.session(ctx, func(s *session) error { _, err := s.augment(ctx, part, 0); return err })
 }
 
 // Equalize runs S4 over every augmented part and writes the equalized dataset and its report.
-func (p *Pipeline) Equalize() error {
-	return p.session(func(s *session) error { return s.equalize(0) })
+func (p *Pipeline) Equalize(ctx context.Context) error {
+	return p.session(ctx, func(s *session) error { return s.equalize(ctx, 0) })
 }
 
 // session is one invocation: the open raw dataset, the stage records, the embedder when needed.
@@ -95,7 +94,10 @@ type session struct {
 	truth     *truthTable // the planted noise's truth that matches the dataset; nil: none
 }
 
-func (p *Pipeline) session(fn func(s *session) error) (err error) {
+func (p *Pipeline) session(ctx context.Context, fn func(s *session) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Config.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

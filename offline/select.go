@@ -3,6 +3,7 @@ package offline
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -27,10 +28,8 @@ import (
 
 // Work-folder files of S2.
 const (
-	centersNPY   = "centers.npy"
-	centersArrow = "centers.arrow"
-	cosineArrow  = "cosine.arrow"
-	removedCSV   = "report/removed.csv"
+	cosineArrow = "cosine.arrow"
+	removedCSV  = "report/removed.csv"
 )
 
 func embeddingsFile(p Part) string { return filepath.Join("embeddings", "part-"+p.String()+".arrow") }
@@ -48,12 +47,12 @@ func (s *session) embedSpec(part Part) (*stageSpec, error) {
 }
 
 // embed is S2's first half: the embedding of every photo of one part's identities.
-func (s *session) embed(part Part) (*record, error) {
+func (s *session) embed(ctx context.Context, part Part) (*record, error) {
 	spec, err := s.embedSpec(part)
 	if err != nil {
 		return nil, err
 	}
-	return s.stages.run(spec, func() ([]string, any, error) {
+	return s.stages.run(ctx, spec, func() ([]string, any, error) {
 		lo, hi := part.Labels(s.ds.NumClasses())
 		var rows []int
 		for row, l := range s.ds.Labels() {
@@ -116,12 +115,12 @@ func (s *session) selectSpec(embedded []*record) *stageSpec {
 
 // selectStage is S2's second half over every embedded part (count parts; 0: whichever split is
 // complete): centres, cosines, the base, and the audit list of removed photos.
-func (s *session) selectStage(count int) (*record, error) {
+func (s *session) selectStage(ctx context.Context, count int) (*record, error) {
 	embedded, err := s.completeParts("embed", count, s.embedSpec)
 	if err != nil {
 		return nil, err
 	}
-	return s.stages.run(s.selectSpec(embedded), func() ([]string, any, error) {
+	return s.stages.run(ctx, s.selectSpec(embedded), func() ([]string, any, error) {
 		all, err := s.readEmbedded(embedded)
 		if err != nil {
 			return nil, nil, err
@@ -168,7 +167,7 @@ func (s *session) selectStage(count int) (*record, error) {
 			s.log.Warn("S2 removed a large share of the photos: the pre-model may not separate these identities",
 				"removed", st.Removed-st.Undecodable, "of", judged, "t", sel.t, "below_t", st.BelowT, "nearer_other", st.NearerOther)
 		}
-		return []string{centersNPY, centersArrow, cosineArrow, removedCSV}, st, nil
+		return []string{arrowio.CentersNPYFile, arrowio.CentersFile, cosineArrow, removedCSV}, st, nil
 	})
 }
 
@@ -222,20 +221,12 @@ func cosineSchema() *arrow.Schema {
 	}, nil)
 }
 
-func centersSchema(dim int) *arrow.Schema {
-	return arrow.NewSchema([]arrow.Field{
-		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "identity", Type: arrow.BinaryTypes.String},
-		embeddingField(dim),
-	}, nil)
-}
-
 func (s *session) writeSelection(all *embeddings, sel *selection) error {
 	classes := s.ds.Classes()
-	if err := arrowio.WriteFileAtomic(filepath.Join(s.work, centersNPY), npy.Float32Matrix(sel.centers, len(classes), sel.dim)); err != nil {
+	if err := arrowio.WriteFileAtomic(filepath.Join(s.work, arrowio.CentersNPYFile), npy.Float32Matrix(sel.centers, len(classes), sel.dim)); err != nil {
 		return err
 	}
-	err := writeArrow(filepath.Join(s.work, centersArrow), centersSchema(sel.dim), func(b *array.RecordBuilder) {
+	err := writeArrow(filepath.Join(s.work, arrowio.CentersFile), arrowio.CentersSchema(sel.dim), func(b *array.RecordBuilder) {
 		for _, c := range classes {
 			b.Field(0).(*array.Int32Builder).Append(c.Label)
 			b.Field(1).(*array.StringBuilder).Append(c.Identity)
@@ -347,8 +338,8 @@ func (s *session) readSelection(rec *record) (*selected, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = readArrow(filepath.Join(rec.Root, centersArrow), func(r arrow.RecordBatch) error {
-		dim, err := embeddingWidth(r.Schema(), 2)
+	err = readArrow(filepath.Join(rec.Root, arrowio.CentersFile), func(r arrow.RecordBatch) error {
+		dim, err := arrowio.EmbeddingWidth(r.Schema(), 2)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package offline
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -135,7 +136,7 @@ func (st *stages) current(spec *stageSpec) (*record, string, error) {
 
 // run runs a stage unless its record is current. work writes the outputs (atomically, under
 // spec.root) and returns their paths relative to spec.root with the stage's statistics.
-func (st *stages) run(spec *stageSpec, work func() (outputs []string, stats any, err error)) (*record, error) {
+func (st *stages) run(ctx context.Context, spec *stageSpec, work func() (outputs []string, stats any, err error)) (*record, error) {
 	rec, stale, err := st.current(spec)
 	if err != nil {
 		return nil, err
@@ -143,6 +144,9 @@ func (st *stages) run(spec *stageSpec, work func() (outputs []string, stats any,
 	if rec != nil {
 		st.log.Info("stage up to date, skipped", "stage", spec.name)
 		return rec, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stage %s: %w", spec.name, err)
 	}
 	st.log.Info("stage running", "stage", spec.name, "why", stale)
 	// A record must never outlive the outputs it vouches for.

@@ -2,6 +2,8 @@ package offline
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -291,7 +293,7 @@ func TestStageRunner(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.before()
-		rec, err := st.run(spec, work)
+		rec, err := st.run(context.Background(), spec, work)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -305,6 +307,16 @@ func TestStageRunner(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "skipped") || !strings.Contains(logs.String(), "out.bin is missing") {
 		t.Fatalf("the log does not say what was skipped and why stages reran:\n%s", logs.String())
+	}
+	// A cancelled context stops a stale stage before its work; a current one is still reported.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := st.run(ctx, spec, work); err != nil {
+		t.Fatalf("current stage with a cancelled context: %v", err)
+	}
+	spec.params = map[string]int{"p": 3}
+	if _, err := st.run(ctx, spec, work); !errors.Is(err, context.Canceled) || runs != 6 {
+		t.Fatalf("stale stage with a cancelled context: %v after %d runs, want context.Canceled and no run", err, runs)
 	}
 }
 
