@@ -377,18 +377,19 @@ func (s *Server) reservedBytes() int64 {
 	return s.reserved
 }
 
-// replace makes dst from another photo of row's identity after row's photo failed with cause.
-func (s *Server) replace(ws *workerSet, profile *augment.Profile, row int, seed uint64, epoch int, pos int64, dst []byte, cause error) (int, error) {
+// replace makes job's image from another photo of row's identity after row's photo failed with
+// cause, and returns the row it used.
+func (s *Server) replace(job *imageJob, row int, cause error) (int, error) {
 	label := s.ds.Label(row)
 	for _, alt := range s.classes.after(row, label) {
 		s.metrics.decodeErrors.Inc()
-		ws.discard(profile)
-		if err := ws.get(profile).Process(s.ds.Image(int(alt)), seed, epoch, pos, dst); err == nil {
+		job.discardWorker()
+		if err := job.make(s.ds.Image(int(alt))); err == nil {
 			return int(alt), nil
 		}
 	}
 	s.metrics.decodeErrors.Inc()
-	ws.discard(profile)
+	job.discardWorker()
 	identity := strconv.Itoa(int(label))
 	if c := s.ds.Classes(); int(label) < len(c) {
 		identity = c[label].Identity
