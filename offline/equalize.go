@@ -89,8 +89,9 @@ const (
 
 func (s *session) equalizeSpec(selRec *record, augRecs []*record) (*stageSpec, error) {
 	inputs := append([]string{s.rawFP, selRec.outputsFingerprint()}, fingerprints(augRecs...)...)
+	// The report, an output of S4, scores S2 against the truth: a changed truth rewrites it.
 	if s.truth != nil {
-		info, err := arrowio.HashFile(s.truth.path)
+		info, err := arrowio.HashFile(s.truth.Path())
 		if err != nil {
 			return nil, fmt.Errorf("truth: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/offline/embed"
+	"github.com/facestream/facestream/offline/evaluate"
 )
 
 // Pipeline runs the offline stages of one raw dataset into one equalized dataset.
@@ -91,7 +92,7 @@ type session struct {
 	rawFP     string // the raw dataset's fingerprint
 	modelFP   string // sha256 of the model file; "" until needed
 	embedder  *embed.Embedder
-	truth     *truthTable // the planted noise's truth that matches the dataset; nil: none
+	truth     *evaluate.Truth // the planted noise's truth that matches the dataset, for the report; nil: none
 }
 
 func (p *Pipeline) session(ctx context.Context, fn func(s *session) error) (err error) {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/facestream/facestream/offline/report"
-	"github.com/facestream/facestream/offline/synth"
 )
 
 // normalize scales v to unit length.
@@ -317,39 +316,6 @@ func TestStageRunner(t *testing.T) {
 	spec.params = map[string]int{"p": 3}
 	if _, err := st.run(ctx, spec, work); !errors.Is(err, context.Canceled) || runs != 6 {
 		t.Fatalf("stale stage with a cancelled context: %v after %d runs, want context.Canceled and no run", err, runs)
-	}
-}
-
-func TestTruthOf(t *testing.T) {
-	// Photo 6 is a mislabeled photo of identity 2 filed under 1 and relabeled to 2; photo 7 a clean
-	// photo relabeled away (wrongly); photo 8 an outsider relabeled (to someone it does not show).
-	sel := &selected{
-		base:   []bool{true, true, false, false, true, false, true, true, true},
-		filed:  []int32{0, 0, 0, 1, 1, 1, 1, 0, 0},
-		labels: []int32{0, 0, 0, 1, 1, 1, 2, 1, 1},
-	}
-	truths := []photoTruth{{synth.Clean, 0}, {synth.Clean, 0}, {synth.Clean, 0}, {synth.Junk, -1}, {synth.Mislabeled, 0},
-		{synth.Mislabeled, 0}, {synth.Mislabeled, 2}, {synth.Clean, 0}, {synth.Outsider, -1}}
-	got, err := truthOf(sel, func(i int) (photoTruth, bool) { return truths[i], true }, "truth.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Removed: photos 2, 3, 5, 6, 7, 8; of them noise: 3, 5, 6, 8.
-	if got.CleanTotal != 4 || got.CleanKept != 2 || got.NoiseTotal != 5 || got.NoiseRemoved != 4 ||
-		math.Abs(got.Precision-4.0/6) > 1e-12 || math.Abs(got.Recall-4.0/5) > 1e-12 || got.NoiseRemovedRate != got.Recall {
-		t.Fatalf("truth %+v", got)
-	}
-	want := []report.KindScore{
-		{Kind: "clean", Total: 4, Kept: 2, Removed: 2, Relabeled: 1, RemovedRate: 0.5},
-		{Kind: "mislabeled", Total: 3, Kept: 1, Removed: 2, Relabeled: 1, RelabeledRight: 1, RemovedRate: 2.0 / 3},
-		{Kind: "outsider", Total: 1, Removed: 1, Relabeled: 1, RemovedRate: 1},
-		{Kind: "junk", Total: 1, Removed: 1, RemovedRate: 1},
-	}
-	if !slices.Equal(got.Kinds, want) {
-		t.Fatalf("kinds %+v\nwant  %+v", got.Kinds, want)
-	}
-	if _, err := truthOf(sel, func(int) (photoTruth, bool) { return photoTruth{}, false }, "truth.csv"); err == nil {
-		t.Fatal("a truth that matches no photo was scored")
 	}
 }
 
