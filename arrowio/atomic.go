@@ -98,16 +98,18 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// fileSHA256 hashes a whole file.
-func fileSHA256(path string) (string, error) {
+// HashFile returns a whole file's size and sha256, File and Rows left empty: what a manifest, a
+// stage record or a model fingerprint checks a file against.
+func HashFile(path string) (FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("open %s: %w", path, err)
+		return FileInfo{}, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return FileInfo{}, fmt.Errorf("hash %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return FileInfo{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

@@ -399,12 +399,12 @@ func (d *Dataset) Verify() error {
 	files := append([]FileInfo{d.manifest.Classes}, d.manifest.Shards...)
 	for _, f := range files {
 		path := filepath.Join(d.dir, f.File)
-		sum, err := fileSHA256(path)
+		got, err := HashFile(path)
 		if err != nil {
 			return err
 		}
-		if sum != f.SHA256 {
-			return fmt.Errorf("%s: sha256 %s, manifest says %s (corrupt)", path, sum, f.SHA256)
+		if got.SHA256 != f.SHA256 {
+			return fmt.Errorf("%s: sha256 %s, manifest says %s (corrupt)", path, got.SHA256, f.SHA256)
 		}
 	}
 	return nil

@@ -1,12 +1,8 @@
 package loader
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"runtime"
 	"slices"
 	"sync"
@@ -15,45 +11,13 @@ import (
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/testdataset"
 )
 
 // benchDataset is 400 photos of 112×112, the size of an aligned face crop.
 func benchDataset(b *testing.B) *arrowio.Dataset {
 	b.Helper()
-	dir := b.TempDir()
-	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: arrowio.KindRaw, ImageHeight: 112, ImageWidth: 112})
-	if err != nil {
-		b.Fatal(err)
-	}
-	classes := make([]arrowio.Class, 20)
-	for c := range classes {
-		classes[c] = arrowio.Class{Label: int32(c), Identity: fmt.Sprintf("p%d", c)}
-		for i := range 20 {
-			img := image.NewRGBA(image.Rect(0, 0, 112, 112))
-			for y := range 112 {
-				for x := range 112 {
-					img.Set(x, y, color.RGBA{uint8(c*12 + x), uint8(i*12 + y), uint8(x*y/50 + c*i), 255})
-				}
-			}
-			var buf bytes.Buffer
-			if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-				b.Fatal(err)
-			}
-			s := arrowio.Sample{ID: int64(c*20 + i + 1), Label: int32(c), Image: buf.Bytes(), Parent: -1, Weight: 1}
-			if err := w.Append(&s); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	if _, err := w.Finish(classes); err != nil {
-		b.Fatal(err)
-	}
-	ds, err := arrowio.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ds.Close() })
-	return ds
+	return testdataset.Open(b, testdataset.Options{Identities: 20, PerIdentity: 20, Size: 112, FirstID: 1})
 }
 
 // BenchmarkStream measures loopback throughput of the face profile at 112×112 with 1, 2, 8 and 32

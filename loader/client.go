@@ -15,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/facestream/facestream/internal/npy"
 )
 
 // ErrTruncated is returned when a stream ends without its end marker: the connection was cut or
@@ -318,7 +320,7 @@ func checkStreamSchema(s *arrow.Schema) error {
 type npyDecoder struct {
 	r      *StreamReader
 	in     *bufio.Reader
-	header npyHeader
+	header npy.Header
 	dict   []byte
 	images []byte
 	labels []byte
@@ -334,11 +336,11 @@ func newNPYDecoder(r *StreamReader, p StreamParams) *npyDecoder {
 
 // readHeader reads the next array header into d.header.
 func (d *npyDecoder) readHeader() error {
-	var prelude [npyPrelude]byte
+	var prelude [npy.Prelude]byte
 	if _, err := io.ReadFull(d.in, prelude[:]); err != nil {
 		return d.r.truncated(fmt.Errorf("read npy header: %w", err))
 	}
-	n, err := npyHeaderLen(prelude[:])
+	n, err := npy.HeaderLen(prelude[:])
 	if err != nil {
 		return err
 	}
@@ -346,7 +348,7 @@ func (d *npyDecoder) readHeader() error {
 	if _, err := io.ReadFull(d.in, d.dict); err != nil {
 		return d.r.truncated(fmt.Errorf("read npy header: %w", err))
 	}
-	return parseNPYDict(d.dict, &d.header)
+	return npy.ParseDict(d.dict, &d.header)
 }
 
 // readArray reads a 1-D array of rows elements of descr into buf.
@@ -354,8 +356,8 @@ func (d *npyDecoder) readArray(buf []byte, descr string, rows, size int) ([]byte
 	if err := d.readHeader(); err != nil {
 		return nil, err
 	}
-	if d.header.descr != descr || len(d.header.shape) != 1 || d.header.shape[0] != rows {
-		return nil, fmt.Errorf("npy array %s %v, want %s (%d,)", d.header.descr, d.header.shape, descr, rows)
+	if d.header.Descr != descr || len(d.header.Shape) != 1 || d.header.Shape[0] != rows {
+		return nil, fmt.Errorf("npy array %s %v, want %s (%d,)", d.header.Descr, d.header.Shape, descr, rows)
 	}
 	buf = append(buf[:0], make([]byte, rows*size)...)
 	if _, err := io.ReadFull(d.in, buf); err != nil {
@@ -369,30 +371,30 @@ func (d *npyDecoder) next() error {
 		return err
 	}
 	h, b := &d.header, &d.r.batch
-	if len(h.shape) == 1 && h.descr == npyDescrInt64 && h.shape[0] == 2 {
+	if len(h.Shape) == 1 && h.Descr == npy.DescrInt64 && h.Shape[0] == 2 {
 		var end [16]byte
 		if _, err := io.ReadFull(d.in, end[:]); err != nil {
 			return d.r.truncated(fmt.Errorf("read npy end marker: %w", err))
 		}
 		return io.EOF
 	}
-	if h.descr != npyDescrUint8 || len(h.shape) != 4 || h.shape[1] != b.Height || h.shape[2] != b.Width || h.shape[3] != b.Channels {
-		return fmt.Errorf("npy images %s %v, want %s (B, %d, %d, %d)", h.descr, h.shape, npyDescrUint8, b.Height, b.Width, b.Channels)
+	if h.Descr != npy.DescrUint8 || len(h.Shape) != 4 || h.Shape[1] != b.Height || h.Shape[2] != b.Width || h.Shape[3] != b.Channels {
+		return fmt.Errorf("npy images %s %v, want %s (B, %d, %d, %d)", h.Descr, h.Shape, npy.DescrUint8, b.Height, b.Width, b.Channels)
 	}
 	const maxImagesBytes = 1 << 34
-	size, err := h.elements(maxImagesBytes)
+	size, err := h.Elements(maxImagesBytes)
 	if err != nil {
 		return err
 	}
-	rows := h.shape[0]
+	rows := h.Shape[0]
 	d.images = append(d.images[:0], make([]byte, size)...)
 	if _, err := io.ReadFull(d.in, d.images); err != nil {
 		return d.r.truncated(fmt.Errorf("read npy images: %w", err))
 	}
-	if d.labels, err = d.readArray(d.labels, npyDescrInt32, rows, 4); err != nil {
+	if d.labels, err = d.readArray(d.labels, npy.DescrInt32, rows, 4); err != nil {
 		return err
 	}
-	if d.ids, err = d.readArray(d.ids, npyDescrInt64, rows, 8); err != nil {
+	if d.ids, err = d.readArray(d.ids, npy.DescrInt64, rows, 8); err != nil {
 		return err
 	}
 	perEpoch := d.r.batchesPerEpoch * rows

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/facestream/facestream/internal/npy"
 )
 
 // batchData is one finished training batch in the wire's column layout. The slices are the
@@ -119,11 +121,11 @@ type npyEncoder struct {
 }
 
 func newNPYEncoder(w io.Writer, shape streamShape) *npyEncoder {
-	return &npyEncoder{w: w, shape: shape, header: make([]byte, 0, npyMaxHeader+npyPrelude)}
+	return &npyEncoder{w: w, shape: shape, header: make([]byte, 0, npy.MaxHeader+npy.Prelude)}
 }
 
 func (e *npyEncoder) array(data []byte, descr string, shape ...int) error {
-	e.header = appendNPYHeader(e.header[:0], descr, shape...)
+	e.header = npy.AppendHeader(e.header[:0], descr, shape...)
 	if _, err := e.w.Write(e.header); err != nil {
 		return err
 	}
@@ -133,13 +135,13 @@ func (e *npyEncoder) array(data []byte, descr string, shape ...int) error {
 
 func (e *npyEncoder) encode(b *batchData) error {
 	n, s := b.count(), e.shape
-	if err := e.array(b.images, npyDescrUint8, n, s.height, s.width, s.channels); err != nil {
+	if err := e.array(b.images, npy.DescrUint8, n, s.height, s.width, s.channels); err != nil {
 		return fmt.Errorf("write npy images: %w", err)
 	}
-	if err := e.array(arrow.Int32Traits.CastToBytes(b.labels), npyDescrInt32, n); err != nil {
+	if err := e.array(arrow.Int32Traits.CastToBytes(b.labels), npy.DescrInt32, n); err != nil {
 		return fmt.Errorf("write npy labels: %w", err)
 	}
-	if err := e.array(arrow.Int64Traits.CastToBytes(b.ids), npyDescrInt64, n); err != nil {
+	if err := e.array(arrow.Int64Traits.CastToBytes(b.ids), npy.DescrInt64, n); err != nil {
 		return fmt.Errorf("write npy ids: %w", err)
 	}
 	return nil
@@ -149,7 +151,7 @@ func (e *npyEncoder) encode(b *batchData) error {
 func (e *npyEncoder) finish(batches, images int64) error {
 	var counts [2]int64
 	counts[0], counts[1] = batches, images
-	if err := e.array(arrow.Int64Traits.CastToBytes(counts[:]), npyDescrInt64, 2); err != nil {
+	if err := e.array(arrow.Int64Traits.CastToBytes(counts[:]), npy.DescrInt64, 2); err != nil {
 		return fmt.Errorf("write npy end marker: %w", err)
 	}
 	return nil

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"image"
-	"image/color"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/internal/testdataset"
 	"github.com/facestream/facestream/sampler"
 )
 
@@ -37,17 +35,9 @@ type datasetOptions struct {
 
 func newFixture(t testing.TB, o datasetOptions) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: arrowio.KindRaw, Source: "loader test", ImageHeight: 40, ImageWidth: 40})
-	if err != nil {
-		t.Fatal(err)
-	}
-	classes := make([]arrowio.Class, o.identities)
-	id := int64(1000)
-	for c := range o.identities {
-		classes[c] = arrowio.Class{Label: int32(c), Identity: fmt.Sprintf("person%03d", c)}
-		for i := range o.perIdentity {
-			img := testJPEG(t, c, i)
+	ds := testdataset.Open(t, testdataset.Options{Source: "loader test", Identities: o.identities, PerIdentity: o.perIdentity,
+		Size: 40, FirstID: 1000, Photo: func(c, i int) []byte {
+			img := testdataset.JPEG(t, 40, 40, c, i)
 			if o.corrupt != nil && o.corrupt(c, i) {
 				img = append(img[:20:20], "not the rest of a JPEG"...)
 			}
@@ -58,42 +48,14 @@ func newFixture(t testing.TB, o datasetOptions) *fixture {
 				}
 				img = b.Bytes()
 			}
-			s := arrowio.Sample{ID: id, Label: int32(c), Image: img, Parent: -1, Weight: 1, Source: fmt.Sprintf("person%03d/%02d.jpg", c, i)}
-			if err := w.Append(&s); err != nil {
-				t.Fatal(err)
-			}
-			id++
-		}
-	}
-	if _, err := w.Finish(classes); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := arrowio.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ds.Close() })
-	return &fixture{ds: ds, dir: dir}
+			return img
+		}})
+	return &fixture{ds: ds, dir: ds.Dir()}
 }
 
 // smallDataset is 10 identities × 20 photos.
 func smallDataset(t testing.TB) *fixture {
 	return newFixture(t, datasetOptions{identities: 10, perIdentity: 20})
-}
-
-// testJPEG draws a 40×40 gradient whose colours depend on the identity and the photo.
-func testJPEG(t testing.TB, label, i int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 40, 40))
-	for y := range 40 {
-		for x := range 40 {
-			img.Set(x, y, color.RGBA{uint8(label*25 + x*3), uint8(i*12 + y*3), uint8((x + y + label*i) * 2), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // running is a server listening on a loopback port.

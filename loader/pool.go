@@ -48,10 +48,18 @@ type task struct {
 type pool struct {
 	mu     sync.Mutex
 	wake   *sync.Cond
-	ready  []*stream // streams with unclaimed images
-	next   int       // the stream whose turn it is
+	ready  []*workQueue // queues with unclaimed images, in turn
+	next   int          // the queue whose turn it is
 	closed bool
 	wg     sync.WaitGroup
+}
+
+// workQueue is one stream's slots waiting for the workers. It is the pool's state, which a stream
+// only holds: the pool reads and writes it under pool.mu, nothing else touches it.
+type workQueue struct {
+	s      *stream
+	slots  []*slot
+	listed bool // in pool.ready
 }
 
 // newPool starts n workers; each makes images with its own augment.Worker per profile.
@@ -102,6 +110,25 @@ func (ws *workerSet) get(p *augment.Profile) *augment.Worker {
 // TurboJPEG handle does), and the next image must depend on (photo, seed, epoch, pos) only.
 func (ws *workerSet) discard(p *augment.Profile) { delete(ws.byProfile, p) }
 
+// imageJob is one image a worker makes: the worker set and profile that make it, what its
+// augmentation depends on (seed, epoch, pos), and where it goes.
+type imageJob struct {
+	ws      *workerSet
+	profile *augment.Profile
+	seed    uint64
+	epoch   int
+	pos     int64
+	dst     []byte
+}
+
+// make decodes and augments photo into the job's destination.
+func (j *imageJob) make(photo []byte) error {
+	return j.ws.get(j.profile).Process(photo, j.seed, j.epoch, j.pos, j.dst)
+}
+
+// discardWorker drops the job's worker after a failure (see workerSet.discard).
+func (j *imageJob) discardWorker() { j.ws.discard(j.profile) }
+
 // claim waits for an image to make and takes it from the stream whose turn it is.
 func (p *pool) claim() (task, bool) {
 	p.mu.Lock()
@@ -115,17 +142,17 @@ func (p *pool) claim() (task, bool) {
 	if p.next >= len(p.ready) {
 		p.next = 0
 	}
-	s := p.ready[p.next]
-	b := s.queue[0]
-	t := task{s: s, b: b, i: b.claimed}
+	q := p.ready[p.next]
+	b := q.slots[0]
+	t := task{s: q.s, b: b, i: b.claimed}
 	b.claimed++
-	s.inflight.Add(1)
+	q.s.inflight.Add(1)
 	if b.claimed < len(b.labels) {
 		p.next++
 		return t, true
 	}
-	s.queue = append(s.queue[:0], s.queue[1:]...)
-	if len(s.queue) > 0 {
+	q.slots = append(q.slots[:0], q.slots[1:]...)
+	if len(q.slots) > 0 {
 		p.next++
 		return t, true
 	}
@@ -146,10 +173,12 @@ func (p *pool) submit(s *stream, b *slot) {
 	b.err.Store(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s.queue = append(s.queue, b)
-	if !s.listed {
-		s.listed = true
-		p.ready = append(p.ready, s)
+	q := &s.work
+	q.s = s
+	q.slots = append(q.slots, b)
+	if !q.listed {
+		q.listed = true
+		p.ready = append(p.ready, q)
 	}
 	p.wake.Broadcast()
 }
@@ -158,10 +187,11 @@ func (p *pool) submit(s *stream, b *slot) {
 // which no worker touches the stream's slots.
 func (p *pool) cancel(s *stream) {
 	p.mu.Lock()
-	s.queue = s.queue[:0]
-	if s.listed {
+	q := &s.work
+	q.slots = q.slots[:0]
+	if q.listed {
 		for i, r := range p.ready {
-			if r == s {
+			if r == q {
 				p.unlist(i)
 				if p.next > i {
 					p.next--

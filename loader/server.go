@@ -28,28 +28,27 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Config are the server's settings; zero fields take the defaults named.
+// Config are the server's settings; a zero field takes its value in DefaultConfig.
 type Config struct {
-	Height, Width int    // output image size; 0: 112
-	Workers       int    // decode+augment goroutines shared by all streams; 0: GOMAXPROCS
-	Profile       string // default online profile, built-in name or YAML/JSON file; "": face
+	Height, Width int    // output image size
+	Workers       int    // decode+augment goroutines shared by all streams
+	Profile       string // default online profile, built-in name or YAML/JSON file
 	Token         string // bearer token every request but /healthz needs; "": no auth
-	MaxBatch      int    // largest batch a client may ask for; 0: 4096
-	MaxStreams    int    // concurrent streams; 0: 64
-	MaxMemory     int64  // bytes the open streams' batch buffers may take together; 0: 16 GiB
+	MaxBatch      int    // largest batch a client may ask for
+	MaxStreams    int    // concurrent streams
+	MaxMemory     int64  // bytes the open streams' batch buffers and the workers' decoding may take together
 	Seed          uint64 // seed of a request that names none
-	Ahead         int    // batches made ahead of the one being sent, per stream; 0: 3
+	Ahead         int    // batches made ahead of the one being sent, per stream
 	// StallTimeout closes a stream whose client has read nothing for that long (a trainer may
-	// pause minutes for evaluation or a checkpoint); 0: DefaultStallTimeout.
+	// pause minutes for evaluation or a checkpoint).
 	StallTimeout time.Duration
 	// EvictAfter lets a new stream, at the stream or memory limit, take the place of the stream
-	// stalled longest when it has been stalled at least this long; 0: DefaultEvictAfter.
+	// stalled longest when it has been stalled at least this long.
 	EvictAfter time.Duration
-	// MaxPixels bounds what a photo may decode to (a JPEG at its scaled size); 0:
-	// augment.DefaultMaxPixels. Every worker's share, MaxPixels × augment.DecodeBytesPerPixel,
-	// counts against MaxMemory.
+	// MaxPixels bounds what a photo may decode to (a JPEG at its scaled size). Every worker's
+	// share, MaxPixels × augment.DecodeBytesPerPixel, counts against MaxMemory.
 	MaxPixels int64
-	Logger    *slog.Logger
+	Logger    *slog.Logger // nil: slog.Default()
 }
 
 // Stalled-stream defaults: a paused trainer keeps its stream for ten minutes, and keeps it longer
@@ -58,6 +57,36 @@ const (
 	DefaultStallTimeout = 10 * time.Minute
 	DefaultEvictAfter   = time.Minute
 )
+
+// DefaultConfig is the one source of the server's defaults: NewServer fills a zero field from it
+// and `facestream serve` shows it as its flags' defaults.
+func DefaultConfig() Config {
+	return Config{
+		Height: 112, Width: 112,
+		Workers:      runtime.GOMAXPROCS(0),
+		Profile:      "face",
+		MaxBatch:     4096,
+		MaxStreams:   64,
+		MaxMemory:    16 << 30,
+		Ahead:        3,
+		StallTimeout: DefaultStallTimeout,
+		EvictAfter:   DefaultEvictAfter,
+		MaxPixels:    augment.DefaultMaxPixels,
+	}
+}
+
+// withDefaults returns c with every zero field taken from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.Height, c.Width = cmp.Or(c.Height, d.Height), cmp.Or(c.Width, d.Width)
+	c.Workers, c.Profile = cmp.Or(c.Workers, d.Workers), cmp.Or(c.Profile, d.Profile)
+	c.MaxBatch, c.MaxStreams = cmp.Or(c.MaxBatch, d.MaxBatch), cmp.Or(c.MaxStreams, d.MaxStreams)
+	c.MaxMemory, c.Ahead = cmp.Or(c.MaxMemory, d.MaxMemory), cmp.Or(c.Ahead, d.Ahead)
+	c.StallTimeout, c.EvictAfter = cmp.Or(c.StallTimeout, d.StallTimeout), cmp.Or(c.EvictAfter, d.EvictAfter)
+	c.MaxPixels = cmp.Or(c.MaxPixels, d.MaxPixels)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	return c
+}
 
 // Server streams one dataset.
 type Server struct {
@@ -114,23 +143,15 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("%s %d is negative", name, v)
 		}
 	}
-	s := &Server{ds: ds, height: orDefault(cfg.Height, 112), width: orDefault(cfg.Width, 112),
-		ahead: orDefault(cfg.Ahead, 3), workers: orDefault(cfg.Workers, runtime.GOMAXPROCS(0)),
+	cfg = cfg.withDefaults()
+	s := &Server{ds: ds, height: cfg.Height, width: cfg.Width, ahead: cfg.Ahead, workers: cfg.Workers,
 		log: cfg.Logger, quit: make(chan struct{}), streams: make(map[*stream]struct{})}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
 	if s.height < 8 || s.width < 8 || s.height > 1024 || s.width > 1024 {
 		return nil, fmt.Errorf("image size %dx%d outside 8..1024", s.height, s.width)
 	}
-	s.limits.maxBatch = orDefault(cfg.MaxBatch, 4096)
-	s.limits.maxStreams = orDefault(cfg.MaxStreams, 64)
-	s.stallTimeout, s.evictAfter = cmp.Or(cfg.StallTimeout, DefaultStallTimeout), cmp.Or(cfg.EvictAfter, DefaultEvictAfter)
-	s.limits.maxMemory = cfg.MaxMemory
-	if s.limits.maxMemory == 0 {
-		s.limits.maxMemory = 16 << 30
-	}
-	s.maxPixels = min(cmp.Or(cfg.MaxPixels, augment.DefaultMaxPixels), augment.MaxPixels)
+	s.limits.maxBatch, s.limits.maxStreams, s.limits.maxMemory = cfg.MaxBatch, cfg.MaxStreams, cfg.MaxMemory
+	s.stallTimeout, s.evictAfter = cfg.StallTimeout, cfg.EvictAfter
+	s.maxPixels = min(cfg.MaxPixels, augment.MaxPixels)
 	s.decodeBytes = int64(s.workers) * s.maxPixels * augment.DecodeBytesPerPixel
 	if s.decodeBytes >= s.limits.maxMemory {
 		return nil, fmt.Errorf("%d workers decoding photos of up to %d pixels need %s, not less than the memory limit %s: lower --max-pixels or --workers, or raise --max-memory",
@@ -139,7 +160,7 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 	if cfg.Token != "" {
 		s.token, s.hasToken = sha256.Sum256([]byte(cfg.Token)), true
 	}
-	if err := s.loadProfiles(orDefaultString(cfg.Profile, "face")); err != nil {
+	if err := s.loadProfiles(cfg.Profile); err != nil {
 		return nil, err
 	}
 	mode := sampler.Uniform
@@ -173,20 +194,6 @@ func NewServer(ds *arrowio.Dataset, cfg Config) (*Server, error) {
 		Logger:                       fasthttpLogger{s.log},
 	}
 	return s, nil
-}
-
-func orDefault(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orDefaultString(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // loadProfiles loads the built-in profiles and the default one, which may come from a file;
@@ -370,18 +377,19 @@ func (s *Server) reservedBytes() int64 {
 	return s.reserved
 }
 
-// replace makes dst from another photo of row's identity after row's photo failed with cause.
-func (s *Server) replace(ws *workerSet, profile *augment.Profile, row int, seed uint64, epoch int, pos int64, dst []byte, cause error) (int, error) {
+// replace makes job's image from another photo of row's identity after row's photo failed with
+// cause, and returns the row it used.
+func (s *Server) replace(job *imageJob, row int, cause error) (int, error) {
 	label := s.ds.Label(row)
 	for _, alt := range s.classes.after(row, label) {
 		s.metrics.decodeErrors.Inc()
-		ws.discard(profile)
-		if err := ws.get(profile).Process(s.ds.Image(int(alt)), seed, epoch, pos, dst); err == nil {
+		job.discardWorker()
+		if err := job.make(s.ds.Image(int(alt))); err == nil {
 			return int(alt), nil
 		}
 	}
 	s.metrics.decodeErrors.Inc()
-	ws.discard(profile)
+	job.discardWorker()
 	identity := strconv.Itoa(int(label))
 	if c := s.ds.Classes(); int(label) < len(c) {
 		identity = c[label].Identity

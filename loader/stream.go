@@ -35,9 +35,7 @@ type stream struct {
 	blocked atomic.Int64 // when the write to the client in progress began (unix ns); 0: not writing
 	evicted atomic.Bool  // closed to make room for a new stream
 
-	// Guarded by pool.mu.
-	queue  []*slot
-	listed bool
+	work workQueue // the pool's: slots waiting for its workers
 
 	inflight  sync.WaitGroup // images being made by workers
 	slots     []*slot
@@ -208,12 +206,11 @@ func (s *stream) fill(b *slot) (bool, error) {
 func (s *stream) produce(ws *workerSet, b *slot, i int) {
 	srv := s.srv
 	size := srv.imageBytes()
-	dst := b.images[i*size : (i+1)*size]
+	job := imageJob{ws: ws, profile: s.profile, seed: s.q.seed, epoch: b.epoch, pos: b.pos[i], dst: b.images[i*size : (i+1)*size]}
 	row := int(b.rows[i])
 	start := time.Now()
-	err := ws.get(s.profile).Process(srv.ds.Image(row), s.q.seed, b.epoch, b.pos[i], dst)
-	if err != nil {
-		row, err = srv.replace(ws, s.profile, row, s.q.seed, b.epoch, b.pos[i], dst, err)
+	if err := job.make(srv.ds.Image(row)); err != nil {
+		row, err = srv.replace(&job, row, err)
 		if err != nil {
 			b.fail(err)
 		} else {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/facestream/facestream/internal/npy"
 	"github.com/facestream/facestream/sampler"
 	"go.uber.org/goleak"
 )
@@ -141,20 +142,20 @@ func TestNPYWire(t *testing.T) {
 	sizes := []int{100 * 32 * 32 * 3, 400, 800}
 	for b := range 2 {
 		for i, h := range wantHeaders {
-			n, err := npyHeaderLen(raw)
+			n, err := npy.HeaderLen(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (npyPrelude+n)%npyAlign != 0 {
-				t.Errorf("header of %d bytes is not 64-aligned", npyPrelude+n)
+			if (npy.Prelude+n)%npy.Align != 0 {
+				t.Errorf("header of %d bytes is not 64-aligned", npy.Prelude+n)
 			}
-			if got := strings.TrimSpace(string(raw[npyPrelude : npyPrelude+n])); got != h {
+			if got := strings.TrimSpace(string(raw[npy.Prelude : npy.Prelude+n])); got != h {
 				t.Fatalf("batch %d array %d header %q, want %q", b, i, got, h)
 			}
-			raw = raw[npyPrelude+n+sizes[i]:]
+			raw = raw[npy.Prelude+n+sizes[i]:]
 		}
 	}
-	end := string(appendNPYHeader(nil, npyDescrInt64, 2)) + "\x02\x00\x00\x00\x00\x00\x00\x00\xc8\x00\x00\x00\x00\x00\x00\x00"
+	end := string(npy.AppendHeader(nil, npy.DescrInt64, 2)) + "\x02\x00\x00\x00\x00\x00\x00\x00\xc8\x00\x00\x00\x00\x00\x00\x00"
 	if string(raw) != end {
 		t.Fatalf("stream ends with %q, want the end marker [2, 200]", raw)
 	}

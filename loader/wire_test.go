@@ -3,90 +3,10 @@ package loader
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 )
-
-func TestNPYHeaderRoundTrip(t *testing.T) {
-	for _, tc := range []struct {
-		descr string
-		shape []int
-		dict  string
-	}{
-		{npyDescrUint8, []int{256, 112, 112, 3}, "{'descr': '|u1', 'fortran_order': False, 'shape': (256, 112, 112, 3), }"},
-		{npyDescrInt32, []int{7}, "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }"},
-		{npyDescrInt64, []int{0}, "{'descr': '<i8', 'fortran_order': False, 'shape': (0,), }"},
-	} {
-		h := appendNPYHeader(nil, tc.descr, tc.shape...)
-		if len(h)%npyAlign != 0 || h[len(h)-1] != '\n' {
-			t.Errorf("%v: header of %d bytes does not end a 64-byte block with a newline", tc.shape, len(h))
-		}
-		n, err := npyHeaderLen(h)
-		if err != nil || npyPrelude+n != len(h) {
-			t.Fatalf("%v: header length %d, %v; want %d", tc.shape, n, err, len(h)-npyPrelude)
-		}
-		if got := string(bytes.TrimRight(h[npyPrelude:], " \n")); got != tc.dict {
-			t.Errorf("dict %q, want %q", got, tc.dict)
-		}
-		var parsed npyHeader
-		if err := parseNPYDict(h[npyPrelude:], &parsed); err != nil || parsed.descr != tc.descr || !slices.Equal(parsed.shape, tc.shape) {
-			t.Errorf("parsed %+v, %v; want %s %v", parsed, err, tc.descr, tc.shape)
-		}
-	}
-}
-
-func TestAppendNPYHeaderAllocatesNothing(t *testing.T) {
-	buf := make([]byte, 0, npyMaxHeader+npyPrelude)
-	if a := testing.AllocsPerRun(100, func() { buf = appendNPYHeader(buf[:0], npyDescrUint8, 4096, 112, 112, 3) }); a != 0 {
-		t.Fatalf("%v allocations per header", a)
-	}
-}
-
-func TestParseNPYDictRejects(t *testing.T) {
-	for _, dict := range []string{
-		"",
-		"{'descr': '<i4', 'fortran_order': True, 'shape': (3,), }",
-		"{'descr': '<i4', 'fortran_order': False, }",
-		"{'descr': '<i4', 'fortran_order': False, 'shape': (3, x), }",
-		"{'descr': '<i4', 'fortran_order': False, 'shape': (-3,), }",
-		"{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2, 3, 4, 5), }",
-		"'descr': '<i4'",
-	} {
-		var h npyHeader
-		if err := parseNPYDict([]byte(dict), &h); err == nil {
-			t.Errorf("%q parsed as %+v", dict, h)
-		}
-	}
-}
-
-// FuzzNPYHeader: the client's header parser never panics and reads back what the encoder writes.
-func FuzzNPYHeader(f *testing.F) {
-	f.Add(appendNPYHeader(nil, npyDescrUint8, 2, 3, 4, 3))
-	f.Add(appendNPYHeader(nil, npyDescrInt64, 2))
-	f.Add([]byte("\x93NUMPY\x01\x00\x10\x00{'shape': ((),)}"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		n, err := npyHeaderLen(data)
-		if err != nil || len(data) < npyPrelude+n {
-			return
-		}
-		var h npyHeader
-		if parseNPYDict(data[npyPrelude:npyPrelude+n], &h) != nil {
-			return
-		}
-		if _, err := h.elements(1 << 40); err != nil {
-			return
-		}
-		again := appendNPYHeader(nil, h.descr, h.shape...)
-		var back npyHeader
-		if len(h.shape) > 0 && len(h.descr) < 16 && !bytes.ContainsAny([]byte(h.descr), "'") {
-			if err := parseNPYDict(again[npyPrelude:], &back); err != nil || back.descr != h.descr || !slices.Equal(back.shape, h.shape) {
-				t.Fatalf("%+v re-encoded as %q reads back as %+v, %v", h, again, back, err)
-			}
-		}
-	})
-}
 
 // FuzzStreamQuery: any query string is either a valid request within the limits or a 400, never a panic.
 func FuzzStreamQuery(f *testing.F) {

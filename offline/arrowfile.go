@@ -2,9 +2,7 @@ package offline
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -16,20 +14,6 @@ import (
 )
 
 // The work files are small Arrow IPC files, each one record batch, written whole and atomically.
-
-// embeddingField is the column of L2-normalised embeddings of width dim.
-func embeddingField(dim int) arrow.Field {
-	return arrow.Field{Name: "emb", Type: arrow.FixedSizeListOf(int32(dim), arrow.PrimitiveTypes.Float32)}
-}
-
-// embeddingsSchema is embeddings/*.arrow: one row per photo.
-func embeddingsSchema(dim int) *arrow.Schema {
-	return arrow.NewSchema([]arrow.Field{
-		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
-		embeddingField(dim),
-	}, nil)
-}
 
 // embeddings are rows of photos with their embeddings, row i at emb[i*dim:(i+1)*dim].
 type embeddings struct {
@@ -46,7 +30,7 @@ func (e *embeddings) append(o *embeddings) {
 }
 
 func writeEmbeddings(path string, e *embeddings) error {
-	return writeArrow(path, embeddingsSchema(e.dim), func(b *array.RecordBuilder) {
+	return writeArrow(path, arrowio.EmbeddingsSchema(e.dim), func(b *array.RecordBuilder) {
 		b.Field(0).(*array.Int64Builder).AppendValues(e.ids, nil)
 		b.Field(1).(*array.Int32Builder).AppendValues(e.labels, nil)
 		appendEmbeddings(b.Field(2).(*array.FixedSizeListBuilder), e.emb, e.dim)
@@ -56,12 +40,12 @@ func writeEmbeddings(path string, e *embeddings) error {
 func readEmbeddings(path string) (*embeddings, error) {
 	e := &embeddings{}
 	err := readArrow(path, func(rec arrow.RecordBatch) error {
-		dim, err := embeddingWidth(rec.Schema(), 2)
+		dim, err := arrowio.EmbeddingWidth(rec.Schema(), 2)
 		if err != nil {
 			return err
 		}
-		if !rec.Schema().Equal(embeddingsSchema(dim)) {
-			return fmt.Errorf("schema %s, want %s", rec.Schema(), embeddingsSchema(dim))
+		if !rec.Schema().Equal(arrowio.EmbeddingsSchema(dim)) {
+			return fmt.Errorf("schema %s, want %s", rec.Schema(), arrowio.EmbeddingsSchema(dim))
 		}
 		e.dim = dim
 		e.ids = append(e.ids, rec.Column(0).(*array.Int64).Int64Values()...)
@@ -70,18 +54,6 @@ func readEmbeddings(path string) (*embeddings, error) {
 		return nil
 	})
 	return e, err
-}
-
-// embeddingWidth is the list width of column col, which must be a fixed-size list of float32.
-func embeddingWidth(s *arrow.Schema, col int) (int, error) {
-	if col >= s.NumFields() {
-		return 0, fmt.Errorf("schema %s has no column %d", s, col)
-	}
-	t, ok := s.Field(col).Type.(*arrow.FixedSizeListType)
-	if !ok || !arrow.TypeEqual(t.Elem(), arrow.PrimitiveTypes.Float32) || t.Len() < 1 {
-		return 0, fmt.Errorf("column %s is %s, want fixed_size_list<float32>", s.Field(col).Name, s.Field(col).Type)
-	}
-	return int(t.Len()), nil
 }
 
 func appendEmbeddings(b *array.FixedSizeListBuilder, emb []float32, dim int) {
@@ -142,21 +114,4 @@ func readArrow(path string, each func(rec arrow.RecordBatch) error) error {
 		}
 	}
 	return nil
-}
-
-// npyMatrix encodes a rows×cols float32 matrix as NPY format version 1.0 (little-endian, C order),
-// which numpy.load reads.
-func npyMatrix(values []float32, rows, cols int) []byte {
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	// Magic (6) + version (2) + header length (2) + header + padding + '\n' is a multiple of 64.
-	pad := 63 - (10+len(header))%64
-	header += string(bytes.Repeat([]byte{' '}, pad)) + "\n"
-	out := make([]byte, 0, 10+len(header)+4*len(values))
-	out = append(out, "\x93NUMPY\x01\x00"...)
-	out = binary.LittleEndian.AppendUint16(out, uint16(len(header)))
-	out = append(out, header...)
-	for _, v := range values {
-		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
-	}
-	return out
 }

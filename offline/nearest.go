@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -53,7 +54,7 @@ func (s *session) nearestSpec(pass int, embedded, pass1 []*record) func(Part) (*
 
 // selectPart runs the split nearest-centre check of part's identities: pass 1, then pass 2 when
 // centres are robust and every pass-1 part is done; otherwise it says that pass 2 waits.
-func (s *session) selectPart(part Part) error {
+func (s *session) selectPart(ctx context.Context, part Part) error {
 	if !s.cfg.Select.Nearest {
 		return errors.New("select --part splits the nearest-centre check, and select.nearest is off: run select alone")
 	}
@@ -73,7 +74,7 @@ func (s *session) selectPart(part Part) error {
 		if err != nil {
 			return nil, err
 		}
-		return s.stages.run(spec, func() ([]string, any, error) {
+		return s.stages.run(ctx, spec, func() ([]string, any, error) {
 			if err := load(); err != nil {
 				return nil, nil, err
 			}

@@ -2,26 +2,18 @@ package offline
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/testdataset"
 )
 
+// writeTinyDataset writes a one-photo dataset of the kind, made from source.
 func writeTinyDataset(t *testing.T, dir, kind, source string) {
-	t.Helper()
-	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: kind, Source: source})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Append(&arrowio.Sample{ID: 0, Image: []byte{1}, Parent: -1, Weight: 1, Sim: float32(math.NaN())}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Finish([]arrowio.Class{{Identity: "a"}}); err != nil {
-		t.Fatal(err)
-	}
+	testdataset.Write(t, dir, testdataset.Options{Kind: kind, Source: source, Identities: 1, PerIdentity: 1,
+		Photo: func(int, int) []byte { return []byte{1} }})
 }
 
 // TestCheckOutputRefusesForeignDatasets: S4 rewrites --out from scratch, so a dataset there that an

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -17,69 +16,68 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/offline/embed"
+	"github.com/facestream/facestream/offline/evaluate"
 )
 
 // Pipeline runs the offline stages of one raw dataset into one equalized dataset.
 type Pipeline struct {
-	Dataset  string       // raw dataset folder
-	Out      string       // equalized dataset folder
-	Work     string       // stage outputs and records; "" → Out/.work
-	Config   Config       // every parameter
-	Log      *slog.Logger // nil → slog.Default()
-	Progress io.Writer    // where progress bars go (a terminal); nil: none
-	Force    bool         // replace a dataset in Out that an offline run of Dataset did not write
+	Dataset string       // raw dataset folder
+	Out     string       // equalized dataset folder
+	Work    string       // stage outputs and records; "" → Out/.work
+	Config  Config       // every parameter
+	Log     *slog.Logger // nil → slog.Default()
+	// Progress, when set, is told how far a long step has gone: done of total units (unit) of
+	// task ("S2 embed", "S3 augment"). It is called from one goroutine at a time.
+	Progress func(task, unit string, done, total int)
+	Force    bool // replace a dataset in Out that an offline run of Dataset did not write
 }
 
 // Run runs every stage on the whole dataset, skipping those already done.
+// Every stage function takes a context: a cancelled one stops the run before the next stage (or
+// S3's next chunk of identities) begins; what is written stays valid, as a killed run's does.
+
+// Run runs every stage on the whole dataset, skipping those already done.
 func (p *Pipeline) Run(ctx context.Context) error {
-	return p.session(func(s *session) error {
-		steps := []func() error{
-			func() error { _, err := s.embed(Part{0, 1}); return err },
-			func() error { _, err := s.selectStage(1); return err },
-			func() error { _, err := s.augment(Part{0, 1}, 1); return err },
-			func() error { return s.equalize(1) },
+	return p.session(ctx, func(s *session) error {
+		if _, err := s.embed(ctx, Part{0, 1}); err != nil {
+			return err
 		}
-		for _, step := range steps {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := step(); err != nil {
-				return err
-			}
+		if _, err := s.selectStage(ctx, 1); err != nil {
+			return err
 		}
-		return nil
+		if _, err := s.augment(ctx, Part{0, 1}, 1); err != nil {
+			return err
+		}
+		return s.equalize(ctx, 1)
 	})
 }
 
 // Embed runs S2's embedding of one part of the identities.
-func (p *Pipeline) Embed(part Part) error {
-	return p.session(func(s *session) error { _, err := s.embed(part); return err })
+func (p *Pipeline) Embed(ctx context.Context, part Part) error {
+	return p.session(ctx, func(s *session) error { _, err := s.embed(ctx, part); return err })
 }
 
 // Select runs S2's selection over every embedded part.
-func (p *Pipeline) Select() error {
-	return p.session(func(s *session) error { _, err := s.selectStage(0); return err })
+func (p *Pipeline) Select(ctx context.Context) error {
+	return p.session(ctx, func(s *session) error { _, err := s.selectStage(ctx, 0); return err })
 }
 
 // SelectPart runs one part of S2's nearest-centre check, for select to merge.
-func (p *Pipeline) SelectPart(part Part) error {
-	return p.session(func(s *session) error { return s.selectPart(part) })
+func (p *Pipeline) SelectPart(ctx context.Context, part Part) error {
+	return p.session(ctx, func(s *session) error { return s.selectPart(ctx, part) })
 }
 
 // Augment runs S3 on one part of the identities.
-func (p *Pipeline) Augment(part Part) error {
-	return p.session(func(s *session) error { _, err := s.augment(part, 0); return err })
+func (p *Pipeline) Augment(ctx context.Context, part Part) error {
+	return p.session(ctx, func(s *session) error { _, err := s.augment(ctx, part, 0); return err })
 }
 
 // Equalize runs S4 over every augmented part and writes the equalized dataset and its report.
-func (p *Pipeline) Equalize() error {
-	return p.session(func(s *session) error { return s.equalize(0) })
+func (p *Pipeline) Equalize(ctx context.Context) error {
+	return p.session(ctx, func(s *session) error { return s.equalize(ctx, 0) })
 }
 
 // session is one invocation: the open raw dataset, the stage records, the embedder when needed.
@@ -90,14 +88,17 @@ type session struct {
 	out, work string // absolute
 	stages    *stages
 	log       *slog.Logger
-	progress  io.Writer
+	progress  func(task, unit string, done, total int)
 	rawFP     string // the raw dataset's fingerprint
 	modelFP   string // sha256 of the model file; "" until needed
 	embedder  *embed.Embedder
-	truth     *truthTable // the planted noise's truth that matches the dataset; nil: none
+	truth     *evaluate.Truth // the planted noise's truth that matches the dataset, for the report; nil: none
 }
 
-func (p *Pipeline) session(fn func(s *session) error) (err error) {
+func (p *Pipeline) session(ctx context.Context, fn func(s *session) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Config.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -163,7 +164,7 @@ func (s *session) model() (string, error) {
 	if s.cfg.Model == "" {
 		return "", errors.New("no model: give --model M.onnx or model: in the config")
 	}
-	info, err := hashFile(s.cfg.Model)
+	info, err := arrowio.HashFile(s.cfg.Model)
 	if err != nil {
 		return "", fmt.Errorf("model: %w", err)
 	}
@@ -186,15 +187,13 @@ func (s *session) embedderFor() (*embed.Embedder, error) {
 	return e, nil
 }
 
-// bar returns a progress callback drawing a bar of total units, or nil when there is no terminal.
-func (s *session) bar(total int, what, unit string) (progress func(done int), finish func()) {
+// progressOf returns the callback reporting task's progress over total units to the Pipeline's
+// Progress, or nil when there is none to report to.
+func (s *session) progressOf(task, unit string, total int) func(done int) {
 	if s.progress == nil || total == 0 {
-		return nil, func() {}
+		return nil
 	}
-	b := progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
-	return func(done int) { _ = b.Set(done) }, func() { _ = b.Finish() } // a bar that fails to draw costs nothing
+	return func(done int) { s.progress(task, unit, done, total) }
 }
 
 // embedParams are the embedding settings that change an embedding (threads and workers do not).

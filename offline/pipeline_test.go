@@ -160,33 +160,34 @@ func TestPipelineRunsResumesAndSplits(t *testing.T) {
 	}
 
 	// Split jobs, merged by select and equalize, give the same dataset as one run.
+	ctx := context.Background()
 	split := filepath.Join(dir, "split")
 	p, logs = pipeline(raw, split, fixtureModel)
-	steps := []func() error{
-		func() error { return p.Embed(Part{1, 2}) },
-		func() error { return p.Embed(Part{0, 2}) },
+	steps := []func(context.Context) error{
+		func(ctx context.Context) error { return p.Embed(ctx, Part{1, 2}) },
+		func(ctx context.Context) error { return p.Embed(ctx, Part{0, 2}) },
 		// The nearest-centre check in three jobs: pass 1, then (robust centres) pass 2, which the
 		// last job starts at once as the other pass-1 parts are done, and the others on a rerun.
-		func() error { return p.SelectPart(Part{0, 3}) },
-		func() error { return p.SelectPart(Part{1, 3}) },
-		func() error { return p.SelectPart(Part{2, 3}) },
-		func() error { return p.SelectPart(Part{0, 3}) },
-		func() error { return p.SelectPart(Part{1, 3}) },
+		func(ctx context.Context) error { return p.SelectPart(ctx, Part{0, 3}) },
+		func(ctx context.Context) error { return p.SelectPart(ctx, Part{1, 3}) },
+		func(ctx context.Context) error { return p.SelectPart(ctx, Part{2, 3}) },
+		func(ctx context.Context) error { return p.SelectPart(ctx, Part{0, 3}) },
+		func(ctx context.Context) error { return p.SelectPart(ctx, Part{1, 3}) },
 		p.Select,
-		func() error { return p.Augment(Part{0, 2}) },
-		func() error { return p.Augment(Part{1, 2}) },
+		func(ctx context.Context) error { return p.Augment(ctx, Part{0, 2}) },
+		func(ctx context.Context) error { return p.Augment(ctx, Part{1, 2}) },
 		p.Equalize,
 	}
-	if err := p.Augment(Part{0, 2}); err == nil || !strings.Contains(err.Error(), "not done") {
+	if err := p.Augment(ctx, Part{0, 2}); err == nil || !strings.Contains(err.Error(), "not done") {
 		t.Fatalf("augment before embed: err = %v, want one saying what is not done", err)
 	}
 	for i, step := range steps {
 		if i == 9 {
-			if err := p.Equalize(); err == nil || !strings.Contains(err.Error(), "augment-00001-of-00002") {
+			if err := p.Equalize(ctx); err == nil || !strings.Contains(err.Error(), "augment-00001-of-00002") {
 				t.Fatalf("equalize before augment: err = %v, want one naming the missing part", err)
 			}
 		}
-		if err := step(); err != nil {
+		if err := step(ctx); err != nil {
 			t.Fatalf("split step %d: %v\n%s", i, err, logs)
 		}
 	}
@@ -335,12 +336,12 @@ func checkEqualized(t *testing.T, rawDir, eqDir string) {
 			t.Fatalf("removed.csv: photo %s removed for %q suggests %q at %q", line[0], line[3], line[4], line[5])
 		}
 	}
-	for _, name := range []string{"report/report.json", "report/report.html", centersNPY, centersArrow, eqEmbeddings} {
+	for _, name := range []string{"report/report.json", "report/report.html", arrowio.CentersNPYFile, arrowio.CentersFile, arrowio.EmbeddingsFile} {
 		if _, err := os.Stat(filepath.Join(eqDir, name)); err != nil {
 			t.Error(err)
 		}
 	}
-	e, err := readEmbeddings(filepath.Join(eqDir, eqEmbeddings))
+	e, err := readEmbeddings(filepath.Join(eqDir, arrowio.EmbeddingsFile))
 	if err != nil || e.len() != eq.Len() {
 		t.Fatalf("embeddings of the equalized dataset: %v rows, %v; want %d", e.len(), err, eq.Len())
 	}

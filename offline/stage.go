@@ -2,12 +2,12 @@ package offline
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -120,7 +120,7 @@ func (st *stages) current(spec *stageSpec) (*record, string, error) {
 		return nil, "output folder changed", nil
 	}
 	for _, out := range rec.Outputs {
-		got, err := hashFile(filepath.Join(rec.Root, out.File))
+		got, err := arrowio.HashFile(filepath.Join(rec.Root, out.File))
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, out.File + " is missing", nil
 		}
@@ -136,7 +136,7 @@ func (st *stages) current(spec *stageSpec) (*record, string, error) {
 
 // run runs a stage unless its record is current. work writes the outputs (atomically, under
 // spec.root) and returns their paths relative to spec.root with the stage's statistics.
-func (st *stages) run(spec *stageSpec, work func() (outputs []string, stats any, err error)) (*record, error) {
+func (st *stages) run(ctx context.Context, spec *stageSpec, work func() (outputs []string, stats any, err error)) (*record, error) {
 	rec, stale, err := st.current(spec)
 	if err != nil {
 		return nil, err
@@ -144,6 +144,9 @@ func (st *stages) run(spec *stageSpec, work func() (outputs []string, stats any,
 	if rec != nil {
 		st.log.Info("stage up to date, skipped", "stage", spec.name)
 		return rec, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stage %s: %w", spec.name, err)
 	}
 	st.log.Info("stage running", "stage", spec.name, "why", stale)
 	// A record must never outlive the outputs it vouches for.
@@ -163,7 +166,7 @@ func (st *stages) run(spec *stageSpec, work func() (outputs []string, stats any,
 		Root: spec.root, Seconds: time.Since(start).Seconds()}
 	slices.Sort(outputs)
 	for _, out := range outputs {
-		info, err := hashFile(filepath.Join(spec.root, out))
+		info, err := arrowio.HashFile(filepath.Join(spec.root, out))
 		if err != nil {
 			return nil, fmt.Errorf("stage %s: %w", spec.name, err)
 		}
@@ -182,21 +185,6 @@ func (st *stages) run(spec *stageSpec, work func() (outputs []string, stats any,
 	}
 	st.log.Info("stage done", "stage", spec.name, "seconds", fmt.Sprintf("%.2f", rec.Seconds))
 	return rec, nil
-}
-
-// hashFile returns a file's size and sha256 (File left empty).
-func hashFile(path string) (arrowio.FileInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return arrowio.FileInfo{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return arrowio.FileInfo{}, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return arrowio.FileInfo{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // outputsFingerprint identifies what a stage wrote, for the stages that read it: its outputs, and

@@ -2,7 +2,8 @@ package offline
 
 import (
 	"bytes"
-	"encoding/binary"
+	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -13,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/facestream/facestream/offline/report"
-	"github.com/facestream/facestream/offline/synth"
 )
 
 // normalize scales v to unit length.
@@ -242,28 +242,6 @@ func TestTargetAndCap(t *testing.T) {
 	}
 }
 
-func TestNPYMatrix(t *testing.T) {
-	values := []float32{1, -2.5, 3, 4, 5, 6}
-	data := npyMatrix(values, 2, 3)
-	if !bytes.HasPrefix(data, []byte("\x93NUMPY\x01\x00")) {
-		t.Fatalf("magic %q", data[:8])
-	}
-	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
-	header := string(data[10 : 10+hlen])
-	if (10+hlen)%64 != 0 || !strings.HasSuffix(header, "\n") || !strings.Contains(header, "'shape': (2, 3)") || !strings.Contains(header, "'<f4'") {
-		t.Fatalf("header %q (data starts at %d)", header, 10+hlen)
-	}
-	body := data[10+hlen:]
-	if len(body) != 4*len(values) {
-		t.Fatalf("body %d bytes, want %d", len(body), 4*len(values))
-	}
-	for i, v := range values {
-		if got := math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:])); got != v {
-			t.Fatalf("value %d = %v, want %v", i, got, v)
-		}
-	}
-}
-
 func TestEmbeddingsRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "e.arrow")
 	want := clusteredEmbeddings(3, 4, 5, nil)
@@ -314,7 +292,7 @@ func TestStageRunner(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.before()
-		rec, err := st.run(spec, work)
+		rec, err := st.run(context.Background(), spec, work)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -329,38 +307,15 @@ func TestStageRunner(t *testing.T) {
 	if !strings.Contains(logs.String(), "skipped") || !strings.Contains(logs.String(), "out.bin is missing") {
 		t.Fatalf("the log does not say what was skipped and why stages reran:\n%s", logs.String())
 	}
-}
-
-func TestTruthOf(t *testing.T) {
-	// Photo 6 is a mislabeled photo of identity 2 filed under 1 and relabeled to 2; photo 7 a clean
-	// photo relabeled away (wrongly); photo 8 an outsider relabeled (to someone it does not show).
-	sel := &selected{
-		base:   []bool{true, true, false, false, true, false, true, true, true},
-		filed:  []int32{0, 0, 0, 1, 1, 1, 1, 0, 0},
-		labels: []int32{0, 0, 0, 1, 1, 1, 2, 1, 1},
+	// A cancelled context stops a stale stage before its work; a current one is still reported.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := st.run(ctx, spec, work); err != nil {
+		t.Fatalf("current stage with a cancelled context: %v", err)
 	}
-	truths := []photoTruth{{synth.Clean, 0}, {synth.Clean, 0}, {synth.Clean, 0}, {synth.Junk, -1}, {synth.Mislabeled, 0},
-		{synth.Mislabeled, 0}, {synth.Mislabeled, 2}, {synth.Clean, 0}, {synth.Outsider, -1}}
-	got, err := truthOf(sel, func(i int) (photoTruth, bool) { return truths[i], true }, "truth.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Removed: photos 2, 3, 5, 6, 7, 8; of them noise: 3, 5, 6, 8.
-	if got.CleanTotal != 4 || got.CleanKept != 2 || got.NoiseTotal != 5 || got.NoiseRemoved != 4 ||
-		math.Abs(got.Precision-4.0/6) > 1e-12 || math.Abs(got.Recall-4.0/5) > 1e-12 || got.NoiseRemovedRate != got.Recall {
-		t.Fatalf("truth %+v", got)
-	}
-	want := []report.KindScore{
-		{Kind: "clean", Total: 4, Kept: 2, Removed: 2, Relabeled: 1, RemovedRate: 0.5},
-		{Kind: "mislabeled", Total: 3, Kept: 1, Removed: 2, Relabeled: 1, RelabeledRight: 1, RemovedRate: 2.0 / 3},
-		{Kind: "outsider", Total: 1, Removed: 1, Relabeled: 1, RemovedRate: 1},
-		{Kind: "junk", Total: 1, Removed: 1, RemovedRate: 1},
-	}
-	if !slices.Equal(got.Kinds, want) {
-		t.Fatalf("kinds %+v\nwant  %+v", got.Kinds, want)
-	}
-	if _, err := truthOf(sel, func(int) (photoTruth, bool) { return photoTruth{}, false }, "truth.csv"); err == nil {
-		t.Fatal("a truth that matches no photo was scored")
+	spec.params = map[string]int{"p": 3}
+	if _, err := st.run(ctx, spec, work); !errors.Is(err, context.Canceled) || runs != 6 {
+		t.Fatalf("stale stage with a cancelled context: %v after %d runs, want context.Canceled and no run", err, runs)
 	}
 }
 

@@ -8,12 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/offline/evaluate"
 	"github.com/facestream/facestream/offline/report"
-	"github.com/facestream/facestream/offline/synth"
 )
 
 // Examples of kept augmentations the report shows: a few identities, a few each.
@@ -224,18 +223,12 @@ func trimHistogram(h report.Histogram, marks ...float64) report.Histogram {
 	return report.Histogram{Edges: h.Edges[lo : hi+1], Counts: h.Counts[lo:hi]}
 }
 
-// truthTable is a truth.csv of planted noise, by source path inside the ImageFolder.
-type truthTable struct {
-	path   string
-	byPath map[string]synth.Photo
-}
-
 // findTruth loads the truth of the planted noise: the configured file, else a truth.csv in the
 // raw dataset's source folder or the folder above it (synth and plant write DIR/truth.csv beside
 // DIR/images); nil when there is none. It is checked against the dataset before any work: a
 // configured truth that lists none of its photos is an error, one found beside the source is
 // ignored with a warning that says so.
-func (s *session) findTruth() (*truthTable, error) {
+func (s *session) findTruth() (*evaluate.Truth, error) {
 	path, explicit := s.cfg.Truth, s.cfg.Truth != ""
 	if !explicit {
 		src := s.ds.Manifest().Source
@@ -255,7 +248,7 @@ func (s *session) findTruth() (*truthTable, error) {
 			return nil, nil
 		}
 	}
-	photos, err := synth.ReadTruth(path)
+	t, err := evaluate.Load(path)
 	if err != nil {
 		if explicit {
 			return nil, fmt.Errorf("truth: %w", err)
@@ -263,12 +256,8 @@ func (s *session) findTruth() (*truthTable, error) {
 		s.log.Warn("truth.csv beside the source is not a truth file: S2 is not scored against it", "truth", path, "err", err)
 		return nil, nil
 	}
-	t := &truthTable{path: path, byPath: make(map[string]synth.Photo, len(photos))}
-	for _, p := range photos {
-		t.byPath[p.Path] = p
-	}
 	for row := range s.ds.Len() {
-		if _, ok := t.byPath[s.ds.Source(row)]; ok {
+		if t.Lists(s.ds.Source(row)) {
 			return t, nil
 		}
 	}
@@ -284,9 +273,8 @@ func (s *session) findTruth() (*truthTable, error) {
 	return nil, nil
 }
 
-// scoreTruth scores S2's cleaning against the planted noise (mislabeled, junk and outsider
-// photos), with "removed" as the positive class; nil when there is no truth. Photos are matched by
-// their source path inside the ImageFolder, truth.csv's path column.
+// scoreTruth scores S2's cleaning against the planted noise; nil when there is no truth. Photos
+// are matched by their source path inside the ImageFolder, truth.csv's path column.
 func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
 	if s.truth == nil {
 		return nil, nil
@@ -295,98 +283,11 @@ func (s *session) scoreTruth(sel *selected) (*report.Truth, error) {
 	for _, c := range s.ds.Classes() {
 		labelOf[c.Identity] = c.Label
 	}
-	return truthOf(sel, func(i int) (photoTruth, bool) {
-		row, ok := s.ds.Row(sel.ids[i])
-		if !ok {
-			return photoTruth{}, false
-		}
-		p, ok := s.truth.byPath[s.ds.Source(row)]
-		if !ok {
-			return photoTruth{}, false
-		}
-		label, known := labelOf[p.TrueIdentity]
-		if !known {
-			label = -1
-		}
-		return photoTruth{p.Kind, label}, true
-	}, s.truth.path)
-}
-
-// photoTruth is what truth.csv says of a photo: its kind and the label of the identity it truly
-// shows (-1: none of the dataset's).
-type photoTruth struct {
-	kind  synth.Kind
-	label int32
-}
-
-// truthOf counts S2's decisions against the truth of each photo (truthOf says false for a photo
-// the truth does not list). A photo is kept when it stays in the base of the identity it is
-// filed under; relabeled, it is removed from it.
-func truthOf(sel *selected, truthOf func(i int) (photoTruth, bool), path string) (*report.Truth, error) {
-	t := &report.Truth{}
-	removed := 0
-	kinds := map[synth.Kind]*report.KindScore{}
+	decisions := make([]evaluate.Decision, 0, len(sel.base))
 	for i, base := range sel.base {
-		pt, ok := truthOf(i)
-		if !ok {
-			continue
-		}
-		k := kinds[pt.kind]
-		if k == nil {
-			k = &report.KindScore{Kind: string(pt.kind)}
-			kinds[pt.kind] = k
-		}
-		k.Total++
-		kept := base && sel.labels[i] == sel.filed[i]
-		if kept {
-			k.Kept++
-		} else {
-			k.Removed++
-			removed++
-			if base {
-				k.Relabeled++
-				if sel.labels[i] == pt.label {
-					k.RelabeledRight++
-				}
-			}
-		}
-		if pt.kind == synth.Clean {
-			t.CleanTotal++
-			if kept {
-				t.CleanKept++
-			}
-			continue
-		}
-		t.NoiseTotal++
-		if !kept {
-			t.NoiseRemoved++
+		if row, ok := s.ds.Row(sel.ids[i]); ok {
+			decisions = append(decisions, evaluate.Decision{Source: s.ds.Source(row), Filed: sel.filed[i], Assigned: sel.labels[i], Base: base})
 		}
 	}
-	if t.CleanTotal+t.NoiseTotal == 0 {
-		return nil, fmt.Errorf("truth %s lists none of the dataset's photos (matched by source path)", path)
-	}
-	// Clean first, then the kinds of noise in a fixed order; kinds this version does not know last.
-	rank := func(k string) int {
-		return cmp.Or(slices.Index([]synth.Kind{synth.Clean, synth.Mislabeled, synth.Outsider, synth.Junk}, synth.Kind(k))+1, 5)
-	}
-	for _, k := range kinds {
-		k.RemovedRate = ratio(k.Removed, k.Total)
-		t.Kinds = append(t.Kinds, *k)
-	}
-	slices.SortFunc(t.Kinds, func(a, b report.KindScore) int {
-		return cmp.Or(cmp.Compare(rank(a.Kind), rank(b.Kind)), strings.Compare(a.Kind, b.Kind))
-	})
-	t.Precision = ratio(t.NoiseRemoved, removed)
-	t.Recall = ratio(t.NoiseRemoved, t.NoiseTotal)
-	t.CleanKeptRate = ratio(t.CleanKept, t.CleanTotal)
-	t.NoiseRemovedRate = t.Recall
-	return t, nil
-}
-
-// ratio is k/n, 0 when n is 0 (JSON has no NaN).
-func ratio(k, n int) float64 {
-	if n == 0 {
-		return 0
-	}
-	return float64(k) / float64(n)
+	return s.truth.Score(decisions, labelOf)
 }

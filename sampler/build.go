@@ -101,7 +101,7 @@ func buildWeighted(pop *Population, spec Spec) (*Epoch, error) {
 	if draws == 0 {
 		draws = rows
 	}
-	r := splitmix{seedFor(tagWeighted, spec.Seed, pop.Fingerprint, uint64(spec.Epoch))}
+	r := newRNG(seedFor(tagWeighted, spec.Seed, pop.Fingerprint, uint64(spec.Epoch)))
 	if pop.Weights == nil {
 		order := make([]int32, draws)
 		for i := range order {

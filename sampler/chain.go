@@ -26,7 +26,7 @@ func (ch *chain) draws(idx *classIndex, c int, from int64, count int) []int32 {
 	for done := 0; done < count; {
 		take := min(n-off, count-done)
 		idx.fill(c, ch.perm)
-		r := splitmix{seedFor(ch.seed, uint64(c), uint64(k))}
+		r := newRNG(seedFor(ch.seed, uint64(c), uint64(k)))
 		shufflePrefix(ch.perm, off+take, &r)
 		copy(ch.out[done:], ch.perm[off:off+take])
 		done += take

@@ -37,7 +37,7 @@ func buildPK(pop *Population, spec Spec) (*Epoch, error) {
 		return nil, fmt.Errorf("pk mode: the quotas give %d groups of K=%d photos, too few identities for one batch of P=%d", total, K, P)
 	}
 
-	r := splitmix{seedFor(tagPK, spec.Seed, pop.Fingerprint, uint64(spec.Epoch))}
+	r := newRNG(seedFor(tagPK, spec.Seed, pop.Fingerprint, uint64(spec.Epoch)))
 	total = cutGroups(quotas, groups, K, int64(r.below(uint64(K))))
 	identities := make([]int32, 0, len(groups))
 	for c, g := range groups {

@@ -6,7 +6,7 @@ import "math/bits"
 // After i steps s[:i] is final, so a caller that needs only the first m
 // elements of a permutation stops after m steps and gets exactly the prefix
 // that the full shuffle would have produced.
-func shufflePrefix(s []int32, steps int, r *splitmix) {
+func shufflePrefix(s []int32, steps int, r *rng) {
 	n := len(s)
 	steps = min(steps, n-1)
 	for i := 0; i < steps; i++ {
@@ -37,7 +37,7 @@ type bucketShuffle struct {
 	next  []int // write cursor of each bucket
 	shift uint  // a bucket is the top bits of a random word
 	seed  uint64
-	pick  splitmix
+	pick  rng
 }
 
 func newBucketShuffle(dst []int32, seed uint64) *bucketShuffle {
@@ -56,7 +56,7 @@ func newBucketShuffle(dst []int32, seed uint64) *bucketShuffle {
 	}
 	// Draw the bucket sequence once to size the regions; put redraws it.
 	counts := s.start[1:]
-	pick := splitmix{seed}
+	pick := newRNG(seed)
 	for range dst {
 		counts[pick.next()>>s.shift]++
 	}
@@ -64,7 +64,7 @@ func newBucketShuffle(dst []int32, seed uint64) *bucketShuffle {
 		s.start[b+1] += s.start[b]
 	}
 	copy(s.next, s.start)
-	s.pick = splitmix{seed}
+	s.pick = newRNG(seed)
 	return s
 }
 
@@ -82,7 +82,7 @@ func (s *bucketShuffle) finish() {
 			panic("sampler: bucketShuffle finished before every value was put")
 		}
 		region := s.dst[s.start[b]:s.start[b+1]]
-		r := splitmix{seedFor(tagBucket, s.seed, uint64(b))}
+		r := newRNG(seedFor(tagBucket, s.seed, uint64(b)))
 		shufflePrefix(region, len(region), &r)
 	}
 }

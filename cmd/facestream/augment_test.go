@@ -3,60 +3,25 @@ package main
 import (
 	"bytes"
 	"image"
-	"image/color"
-	"image/jpeg"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/testdataset"
 )
 
-// gradientJPEG encodes a w×h colour gradient with a bright disc off centre, so that flips,
-// crops and colour changes all show.
-func gradientJPEG(t *testing.T, w, h, seed int) []byte {
+// writeImageDataset writes perIdentity photos of each of two identities, alternately, each photo
+// a different size.
+func writeImageDataset(t *testing.T, perIdentity int) string {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			c := color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8(seed * 40), 255}
-			if dx, dy := x-w/3, y-h/3; dx*dx+dy*dy < w*h/25 {
-				c = color.RGBA{250, 230, 200, 255}
-			}
-			img.SetRGBA(x, y, c)
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func writeImageDataset(t *testing.T, n int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "ds")
-	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: "raw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for row := range n {
-		s := arrowio.Sample{ID: int64(row), Label: int32(row % 2), Image: gradientJPEG(t, 60+row, 70, row), Parent: -1, Weight: 1, Sim: float32(math.NaN())}
-		if err := w.Append(&s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Finish([]arrowio.Class{{Label: 0, Identity: "a"}, {Label: 1, Identity: "b"}}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testdataset.Write(t, filepath.Join(t.TempDir(), "ds"), testdataset.Options{Identities: 2, PerIdentity: perIdentity,
+		Interleave: true, Photo: func(label, i int) []byte { return testdataset.JPEG(t, 60+2*i+label, 70, label, i) }})
 }
 
 func TestAugmentPreview(t *testing.T) {
-	ds := writeImageDataset(t, 5)
+	ds := writeImageDataset(t, 3)
 	out := filepath.Join(t.TempDir(), "grid.png")
 	// The dataset comes before the flags, as with every dataset command.
 	if err := runAugment([]string{"preview", ds, "--profile", "face", "--out", out, "--photos", "3", "--draws", "4", "--size", "32", "--seed", "9"}); err != nil {
@@ -124,7 +89,7 @@ func TestAugmentErrors(t *testing.T) {
 func TestAugmentBench(t *testing.T) {
 	dir := t.TempDir()
 	for i := range 3 {
-		if err := os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i))+".jpg"), gradientJPEG(t, 112, 112, i), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i))+".jpg"), testdataset.JPEG(t, 112, 112, 0, i), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,7 +39,7 @@ func serveForTest(t *testing.T, dir string) string {
 }
 
 func TestConsumeReadsOneWholeEpoch(t *testing.T) {
-	url := serveForTest(t, writeImageDataset(t, 24))
+	url := serveForTest(t, writeImageDataset(t, 12))
 	for _, tc := range []struct {
 		format       string
 		world, batch int

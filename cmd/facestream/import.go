@@ -6,10 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
@@ -45,22 +41,12 @@ func runImport(args []string) error {
 		Format: pos[0], Source: pos[1], Out: *out, Force: *force, Verify: *verify, Workers: *workers, MaxPixels: *maxPixels,
 		ImageColumn: *imageCol, LabelColumn: *labelCol,
 	}
-	var bar *progressbar.ProgressBar
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		opts.Progress = func(done, total int) {
-			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription("import"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("img"), progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish())
-			}
-			_ = bar.Set(done) // drawing to the terminal; a failed redraw is not the import's failure
-		}
+	report, finish := terminalProgress()
+	if report != nil {
+		opts.Progress = func(done, total int) { report("import", "img", done, total) }
 	}
 	rep, err := ingest.Import(ctx, opts)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	finish()
 	if err != nil {
 		return err
 	}

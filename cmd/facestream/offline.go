@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"golang.org/x/term"
-
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/offline"
 	"github.com/facestream/facestream/offline/report"
@@ -34,27 +32,28 @@ func runOffline(args []string) error {
 	if err != nil {
 		return err
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		p.Progress = os.Stderr
-	}
+	var finish func()
+	p.Progress, finish = terminalProgress()
 	// No signal handler: an interrupt kills the process at once, which is safe because every stage
 	// output is written atomically and a rerun picks up after the last finished stage.
+	ctx := context.Background()
 	switch stage {
 	case "run":
-		err = p.Run(context.Background())
+		err = p.Run(ctx)
 	case "embed":
-		err = p.Embed(part)
+		err = p.Embed(ctx, part)
 	case "select":
 		if part.Count > 1 {
-			err = p.SelectPart(part)
+			err = p.SelectPart(ctx, part)
 		} else {
-			err = p.Select()
+			err = p.Select(ctx)
 		}
 	case "augment":
-		err = p.Augment(part)
+		err = p.Augment(ctx, part)
 	case "equalize":
-		err = p.Equalize()
+		err = p.Equalize(ctx)
 	}
+	finish()
 	if err != nil || (stage != "run" && stage != "equalize") {
 		return err
 	}

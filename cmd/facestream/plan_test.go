@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,31 +10,16 @@ import (
 	"testing"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/testdataset"
 )
 
 // writePlanDataset writes rows samples over classes identities, ids 100, 103,
 // 106, ..., label = row % classes, every identity with the given quota.
 func writePlanDataset(t *testing.T, kind string, rows, classes int, quota int32) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "ds")
-	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: kind})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for row := range rows {
-		s := arrowio.Sample{ID: 100 + 3*int64(row), Label: int32(row % classes), Image: []byte{byte(row)}, Parent: -1, Weight: 1, Sim: float32(math.NaN())}
-		if err := w.Append(&s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cls := make([]arrowio.Class, classes)
-	for c := range cls {
-		cls[c] = arrowio.Class{Label: int32(c), Identity: fmt.Sprintf("id%d", c), Quota: quota}
-	}
-	if _, err := w.Finish(cls); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testdataset.Write(t, filepath.Join(t.TempDir(), "ds"), testdataset.Options{Kind: kind, Identities: classes,
+		PerIdentity: rows / classes, Interleave: true, FirstID: 100, IDStep: 3, Quota: quota,
+		Photo: func(label, i int) []byte { return []byte{byte(i*classes + label)} }})
 }
 
 func planOutput(t *testing.T, args ...string) string {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -22,18 +21,19 @@ const shutdownGrace = 10 * time.Second
 
 func runServe(args []string) (err error) {
 	fs := newFlags("serve", "DATASET [flags]")
+	def := loader.DefaultConfig()
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
-	profile := fs.String("profile", "face", "default online augmentation profile: built-in name or YAML/JSON file")
+	profile := fs.String("profile", def.Profile, "default online augmentation profile: built-in name or YAML/JSON file")
 	token := fs.String("token", "", "bearer token required on every path but /healthz (or $FACESTREAM_TOKEN, which keeps it out of ps)")
-	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "decode+augment workers shared by all streams")
-	size := fs.Int("size", 112, "output image height and width")
-	maxBatch := fs.Int("max-batch", 4096, "largest batch a client may ask for")
-	maxStreams := fs.Int("max-streams", 64, "concurrent streams")
-	maxMemory := fs.Int("max-memory", 16384, "MiB the open streams' batch buffers (3 batches each) and the workers' decoding (see --max-pixels) may take together")
+	workers := fs.Int("workers", def.Workers, "decode+augment workers shared by all streams")
+	size := fs.Int("size", def.Height, "output image height and width")
+	maxBatch := fs.Int("max-batch", def.MaxBatch, "largest batch a client may ask for")
+	maxStreams := fs.Int("max-streams", def.MaxStreams, "concurrent streams")
+	maxMemory := fs.Int("max-memory", int(def.MaxMemory>>20), fmt.Sprintf("MiB the open streams' batch buffers (%d batches each) and the workers' decoding (see --max-pixels) may take together", def.Ahead))
 	seed := fs.Uint64("seed-default", 0, "seed of a request that names none")
-	stall := fs.Duration("stall-timeout", loader.DefaultStallTimeout, "close a stream whose client has read nothing for this long (it resumes where it was)")
-	maxPixels := fs.Int64("max-pixels", augment.DefaultMaxPixels, "largest photo a worker decodes, in pixels (a JPEG at its scaled size); the workers' share counts against --max-memory")
-	evict := fs.Duration("evict-after", loader.DefaultEvictAfter, "at the stream or memory limit, a new stream takes the place of the stream stalled longest, once stalled this long")
+	stall := fs.Duration("stall-timeout", def.StallTimeout, "close a stream whose client has read nothing for this long (it resumes where it was)")
+	maxPixels := fs.Int64("max-pixels", def.MaxPixels, "largest photo a worker decodes, in pixels (a JPEG at its scaled size); the workers' share counts against --max-memory")
+	evict := fs.Duration("evict-after", def.EvictAfter, "at the stream or memory limit, a new stream takes the place of the stream stalled longest, once stalled this long")
 	pos, err := parseExact(fs, args, "DATASET")
 	if err != nil {
 		return err

@@ -5,13 +5,9 @@ package embed
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -20,6 +16,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
 )
 
@@ -98,7 +95,7 @@ func Open(opts Options) (*Embedder, error) {
 			return nil, fmt.Errorf("embedder: mean %v, std %v: every channel needs a finite mean and a finite non-zero std", opts.Mean, opts.Std)
 		}
 	}
-	fingerprint, err := fileSHA256(opts.Model)
+	model, err := arrowio.HashFile(opts.Model)
 	if err != nil {
 		return nil, fmt.Errorf("embedder model: %w", err)
 	}
@@ -112,7 +109,7 @@ func Open(opts Options) (*Embedder, error) {
 	if err := acquireEnvironment(opts.Library); err != nil {
 		return nil, err
 	}
-	e := &Embedder{opts: opts, fingerprint: fingerprint}
+	e := &Embedder{opts: opts, fingerprint: model.SHA256}
 	if err := e.load(profile); err != nil {
 		return nil, errors.Join(fmt.Errorf("model %s: %w", opts.Model, err), e.release())
 	}
@@ -488,16 +485,3 @@ func (e *Embedder) release() error {
 }
 
 func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}

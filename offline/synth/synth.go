@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/facestream/facestream/internal/splitmix"
 )
 
 // Kind says what a generated photo really is.
@@ -90,14 +92,7 @@ func (o Options) validate() error {
 // newRand returns the random stream for (seed, stream, a, b): a SplitMix-style
 // mix so that neighbouring identities and photos get unrelated streams.
 func newRand(seed, stream uint64, a, b int) *rand.Rand {
-	return rand.New(rand.NewPCG(mix64(seed^mix64(stream)), mix64(uint64(a)<<32|uint64(uint32(b))^stream<<60)))
-}
-
-func mix64(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return rand.New(rand.NewPCG(splitmix.Step(seed^splitmix.Step(stream)), splitmix.Step(uint64(a)<<32|uint64(uint32(b))^stream<<60)))
 }
 
 // photoCount is how many photos identity i gets.

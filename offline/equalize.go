@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -80,17 +81,17 @@ func quotas(policy string, target, cap int, count []int) []int {
 // so originals come first and augmentations only fill.
 func used(target, clean, kept int) int { return min(kept, max(0, target-clean)) }
 
-// Files of the equalized dataset besides what arrowio writes.
+// The report's files in the equalized dataset (arrowio names the others).
 const (
-	eqEmbeddings = "embeddings/embeddings.arrow"
-	reportJSON   = "report/report.json"
-	reportHTML   = "report/report.html"
+	reportJSON = "report/report.json"
+	reportHTML = "report/report.html"
 )
 
 func (s *session) equalizeSpec(selRec *record, augRecs []*record) (*stageSpec, error) {
 	inputs := append([]string{s.rawFP, selRec.outputsFingerprint()}, fingerprints(augRecs...)...)
+	// The report, an output of S4, scores S2 against the truth: a changed truth rewrites it.
 	if s.truth != nil {
-		info, err := hashFile(s.truth.path)
+		info, err := arrowio.HashFile(s.truth.Path())
 		if err != nil {
 			return nil, fmt.Errorf("truth: %w", err)
 		}
@@ -101,7 +102,7 @@ func (s *session) equalizeSpec(selRec *record, augRecs []*record) (*stageSpec, e
 
 // equalize is S4 over every augmented part (count parts; 0: whichever split is complete): quotas
 // and weights, the equalized dataset, and the report.
-func (s *session) equalize(count int) error {
+func (s *session) equalize(ctx context.Context, count int) error {
 	selRec, embedded, err := s.currentSelect(count)
 	if err != nil {
 		return err
@@ -114,7 +115,7 @@ func (s *session) equalize(count int) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.stages.run(spec, func() ([]string, any, error) {
+	_, err = s.stages.run(ctx, spec, func() ([]string, any, error) {
 		start := time.Now()
 		eq, err := s.buildEqualized(selRec, augRecs)
 		if err != nil {
@@ -292,14 +293,14 @@ func (s *session) fillEqualized(w *arrowio.Writer, eq *equalized, all *embedding
 		emb.emb = append(emb.emb, aug.emb[k*sel.dim:(k+1)*sel.dim]...)
 		id++
 	}
-	path, err := w.Path(eqEmbeddings)
+	path, err := w.Path(arrowio.EmbeddingsFile)
 	if err != nil {
 		return nil, err
 	}
 	if err := writeEmbeddings(path, emb); err != nil {
 		return nil, err
 	}
-	copied := []string{centersNPY, centersArrow, removedCSV}
+	copied := []string{arrowio.CentersNPYFile, arrowio.CentersFile, removedCSV}
 	for _, rel := range copied {
 		data, err := os.ReadFile(filepath.Join(s.work, rel))
 		if err != nil {
@@ -309,7 +310,7 @@ func (s *session) fillEqualized(w *arrowio.Writer, eq *equalized, all *embedding
 			return nil, err
 		}
 	}
-	return append(copied, eqEmbeddings), nil
+	return append(copied, arrowio.EmbeddingsFile), nil
 }
 
 // recordStages writes every stage's parameters and fingerprint into the manifest.

@@ -3,6 +3,7 @@ package offline
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -16,8 +17,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/internal/splitmix"
 	"github.com/facestream/facestream/offline/embed"
+	"github.com/facestream/facestream/offline/recipe"
 	"github.com/facestream/facestream/offline/report"
 )
 
@@ -41,7 +45,7 @@ func augmentSchema(dim int) *arrow.Schema {
 		{Name: "recipe", Type: arrow.BinaryTypes.String},
 		{Name: "sim", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "image", Type: arrow.BinaryTypes.Binary},
-		embeddingField(dim),
+		arrowio.EmbeddingField(dim),
 	}, nil)
 }
 
@@ -92,7 +96,7 @@ func (s *session) currentSelect(count int) (*record, []*record, error) {
 
 // augment is S3 on one part of the identities, after S2 over embedCount parts (0: whichever
 // split is complete).
-func (s *session) augment(part Part, embedCount int) (*record, error) {
+func (s *session) augment(ctx context.Context, part Part, embedCount int) (*record, error) {
 	selRec, _, err := s.currentSelect(embedCount)
 	if err != nil {
 		return nil, err
@@ -101,7 +105,7 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.stages.run(spec, func() ([]string, any, error) {
+	return s.stages.run(ctx, spec, func() ([]string, any, error) {
 		sel, err := s.readSelection(selRec)
 		if err != nil {
 			return nil, nil, err
@@ -117,9 +121,12 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 		if e.Dim() != sel.dim {
 			return nil, nil, fmt.Errorf("the model gives %d-d embeddings, S2's centres are %d-d", e.Dim(), sel.dim)
 		}
-		progress, done := s.bar(len(jobs), "S3 augment", "identities")
+		progress := s.progressOf("S3 augment", "identities", len(jobs))
 		var sims []float32
 		for start := 0; start < len(jobs); start += augmentChunk {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
 			chunk := jobs[start:min(start+augmentChunk, len(jobs))]
 			if err := s.augmentChunk(chunk, e, st.A, st.B, &sims); err != nil {
 				return nil, nil, err
@@ -131,7 +138,6 @@ func (s *session) augment(part Part, embedCount int) (*record, error) {
 				progress(start + len(chunk))
 			}
 		}
-		done()
 		for _, j := range jobs {
 			st.Attempts = append(st.Attempts, j.attempts)
 			st.Accepted = append(st.Accepted, len(j.kept))
@@ -232,15 +238,7 @@ func (s *session) augmentJobs(part Part, sel *selected) ([]*augmentJob, *augment
 // labelRand is identity c's random stream: S3's output depends on (seed, label) only, not on
 // which part or worker handles the identity.
 func labelRand(seed uint64, label int) *rand.Rand {
-	return rand.New(rand.NewPCG(mix64(seed), mix64(seed^mix64(uint64(label)+1))))
-}
-
-// mix64 is SplitMix64's finaliser: neighbouring inputs give unrelated outputs.
-func mix64(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return rand.New(rand.NewPCG(splitmix.Step(seed), splitmix.Step(seed^splitmix.Step(uint64(label)+1))))
 }
 
 // augmentChunk runs rounds over a chunk of identities until each has what it wants or has spent
@@ -332,12 +330,12 @@ func (s *session) generateFor(j *augmentJob) error {
 			}
 			j.images[p] = img
 		}
-		recipe := augment.RandomRecipe(j.rng, cfg.MinOps, cfg.MaxOps)
+		rc := recipe.Random(j.rng, cfg.MinOps, cfg.MaxOps)
 		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, recipe.Apply(j.images[p]), &jpeg.Options{Quality: cfg.Quality}); err != nil {
+		if err := jpeg.Encode(&buf, rc.Apply(j.images[p]), &jpeg.Options{Quality: cfg.Quality}); err != nil {
 			return fmt.Errorf("encode augmentation of photo %d: %w", s.ds.ID(row), err)
 		}
-		j.round = append(j.round, candidate{parent: s.ds.ID(row), recipe: recipe.String(), image: buf.Bytes()})
+		j.round = append(j.round, candidate{parent: s.ds.ID(row), recipe: rc.String(), image: buf.Bytes()})
 	}
 	return nil
 }
@@ -369,7 +367,7 @@ type augmented struct {
 
 func readAugmented(path string, into *augmented) error {
 	return readArrow(path, func(r arrow.RecordBatch) error {
-		dim, err := embeddingWidth(r.Schema(), 5)
+		dim, err := arrowio.EmbeddingWidth(r.Schema(), 5)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,7 @@
-package augment
+// Package recipe is the offline augmentation of stage S3: recipes of a few ops (crop, rotate,
+// colour jitter, grayscale, occlusion, blur, low resolution, JPEG) drawn per candidate, applied
+// with gift, and stored as text in the equalized dataset's recipe column.
+package recipe
 
 import (
 	"bytes"
@@ -19,67 +22,67 @@ import (
 // Offline recipe op names (stage S3), in the order a recipe applies them: geometry first, then
 // colour, occlusion, optical degradations, and JPEG compression last as in a real capture.
 const (
-	RecipeCrop      = "crop"      // (scale, fx, fy): keep scale of the area at relative position (fx, fy), resize back
-	RecipeRotate    = "rotate"    // (degrees): rotate about the centre, ±15°, black corners
-	RecipeJitter    = "jitter"    // (brightness, contrast, saturation): each in [-0.5, 0.5]
-	RecipeGrayscale = "grayscale" // ()
-	RecipeOcclude   = "occlude"   // (fraction): black band over the lower 33–40 % of the face
-	RecipeBlur      = "blur"      // (sigma): gaussian blur, 0.5–2 pixels
-	RecipeLowres    = "lowres"    // (factor): shrink to 0.25–0.5 and enlarge back
-	RecipeJPEG      = "jpeg"      // (quality): re-encode at quality 30–80
+	Crop      = "crop"      // (scale, fx, fy): keep scale of the area at relative position (fx, fy), resize back
+	Rotate    = "rotate"    // (degrees): rotate about the centre, ±15°, black corners
+	Jitter    = "jitter"    // (brightness, contrast, saturation): each in [-0.5, 0.5]
+	Grayscale = "grayscale" // ()
+	Occlude   = "occlude"   // (fraction): black band over the lower 33–40 % of the face
+	Blur      = "blur"      // (sigma): gaussian blur, 0.5–2 pixels
+	Lowres    = "lowres"    // (factor): shrink to 0.25–0.5 and enlarge back
+	JPEG      = "jpeg"      // (quality): re-encode at quality 30–80
 )
 
-// recipeOrder lists the recipe ops in the order they apply.
-func recipeOrder() []string {
-	return []string{RecipeCrop, RecipeRotate, RecipeJitter, RecipeGrayscale, RecipeOcclude, RecipeBlur, RecipeLowres, RecipeJPEG}
+// opOrder lists the recipe ops in the order they apply.
+func opOrder() []string {
+	return []string{Crop, Rotate, Jitter, Grayscale, Occlude, Blur, Lowres, JPEG}
 }
 
-// RecipeOp is one offline op with its drawn parameters (rounded to the precision String prints,
-// so that ParseRecipe(r.String()) applies exactly the same recipe).
-type RecipeOp struct {
+// Op is one offline op with its drawn parameters (rounded to the precision String prints,
+// so that Parse(r.String()) applies exactly the same recipe).
+type Op struct {
 	Name   string
 	Params []float64
 }
 
 // Recipe is an offline augmentation: ops applied in order.
-type Recipe struct{ Ops []RecipeOp }
+type Recipe struct{ Ops []Op }
 
-// RandomRecipe draws minOps..maxOps distinct ops (clamped to 1..8) with their parameters.
-func RandomRecipe(rng *rand.Rand, minOps, maxOps int) Recipe {
-	order := recipeOrder()
+// Random draws minOps..maxOps distinct ops (clamped to 1..8) with their parameters.
+func Random(rng *rand.Rand, minOps, maxOps int) Recipe {
+	order := opOrder()
 	minOps = min(max(minOps, 1), len(order))
 	maxOps = min(max(maxOps, minOps), len(order))
 	n := minOps + rng.IntN(maxOps-minOps+1)
 	picked := rng.Perm(len(order))[:n]
 	slices.Sort(picked)
-	r := Recipe{Ops: make([]RecipeOp, 0, n)}
+	r := Recipe{Ops: make([]Op, 0, n)}
 	for _, i := range picked {
-		r.Ops = append(r.Ops, drawRecipeOp(rng, order[i]))
+		r.Ops = append(r.Ops, drawOp(rng, order[i]))
 	}
 	return r
 }
 
-// drawRecipeOp draws the parameters of op name, rounded as String prints them.
-func drawRecipeOp(rng *rand.Rand, name string) RecipeOp {
+// drawOp draws the parameters of op name, rounded as String prints them.
+func drawOp(rng *rand.Rand, name string) Op {
 	u := func(lo, hi float64, decimals int) float64 { return round(lo+float64((hi-lo)*rng.Float64()), decimals) }
 	var p []float64
 	switch name {
-	case RecipeCrop:
+	case Crop:
 		p = []float64{u(0.6, 1, 2), u(0, 1, 2), u(0, 1, 2)}
-	case RecipeRotate:
+	case Rotate:
 		p = []float64{u(-15, 15, 1)}
-	case RecipeJitter:
+	case Jitter:
 		p = []float64{u(-0.5, 0.5, 2), u(-0.5, 0.5, 2), u(-0.5, 0.5, 2)}
-	case RecipeOcclude:
+	case Occlude:
 		p = []float64{u(0.33, 0.40, 2)}
-	case RecipeBlur:
+	case Blur:
 		p = []float64{u(0.5, 2, 2)}
-	case RecipeLowres:
+	case Lowres:
 		p = []float64{u(0.25, 0.5, 2)}
-	case RecipeJPEG:
+	case JPEG:
 		p = []float64{float64(30 + rng.IntN(51))}
 	}
-	return RecipeOp{Name: name, Params: p}
+	return Op{Name: name, Params: p}
 }
 
 func round(v float64, decimals int) float64 {
@@ -107,8 +110,8 @@ func (r Recipe) String() string {
 	return b.String()
 }
 
-// ParseRecipe reads a recipe written by String, checking op names, parameter counts and ranges.
-func ParseRecipe(s string) (Recipe, error) {
+// Parse reads a recipe written by String, checking op names, parameter counts and ranges.
+func Parse(s string) (Recipe, error) {
 	var r Recipe
 	if s == "" {
 		return r, nil
@@ -118,7 +121,7 @@ func ParseRecipe(s string) (Recipe, error) {
 		if !ok || !strings.HasSuffix(args, ")") {
 			return Recipe{}, fmt.Errorf("recipe %q: op %q is not name(params)", s, part)
 		}
-		op := RecipeOp{Name: name}
+		op := Op{Name: name}
 		if args = strings.TrimSuffix(args, ")"); args != "" {
 			for _, a := range strings.Split(args, ",") {
 				v, err := strconv.ParseFloat(a, 64)
@@ -137,27 +140,27 @@ func ParseRecipe(s string) (Recipe, error) {
 }
 
 // validate checks the op name, the parameter count and each parameter's range.
-func (op RecipeOp) validate() error {
+func (op Op) validate() error {
 	type bounds struct{ lo, hi float64 }
 	var want []bounds
 	switch op.Name {
-	case RecipeCrop:
+	case Crop:
 		want = []bounds{{0.01, 1}, {0, 1}, {0, 1}}
-	case RecipeRotate:
+	case Rotate:
 		want = []bounds{{-180, 180}}
-	case RecipeJitter:
+	case Jitter:
 		want = []bounds{{-1, 1}, {-1, 1}, {-1, 1}}
-	case RecipeGrayscale:
-	case RecipeOcclude:
+	case Grayscale:
+	case Occlude:
 		want = []bounds{{0, 1}}
-	case RecipeBlur:
+	case Blur:
 		want = []bounds{{0, 20}}
-	case RecipeLowres:
+	case Lowres:
 		want = []bounds{{0.01, 1}}
-	case RecipeJPEG:
+	case JPEG:
 		want = []bounds{{1, 100}}
 	default:
-		return fmt.Errorf("unknown recipe op %q (known: %s)", op.Name, strings.Join(recipeOrder(), ", "))
+		return fmt.Errorf("unknown recipe op %q (known: %s)", op.Name, strings.Join(opOrder(), ", "))
 	}
 	if len(op.Params) != len(want) {
 		return fmt.Errorf("op %s takes %d parameters, got %d", op.Name, len(want), len(op.Params))
@@ -180,36 +183,37 @@ func (r Recipe) Apply(src image.Image) image.Image {
 }
 
 // apply runs one op with gift (or image/jpeg for the re-encode).
-func (op RecipeOp) apply(src image.Image) image.Image {
+func (op Op) apply(src image.Image) image.Image {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
 	p := op.Params
 	var g *gift.GIFT
 	switch op.Name {
-	case RecipeCrop:
+	case Crop:
 		scale := math.Sqrt(p[0])
 		cw, ch := max(1, int(math.Round(float64(w)*scale))), max(1, int(math.Round(float64(h)*scale)))
 		x := b.Min.X + int(math.Round(p[1]*float64(w-cw)))
 		y := b.Min.Y + int(math.Round(p[2]*float64(h-ch)))
 		g = gift.New(gift.Crop(image.Rect(x, y, x+cw, y+ch)), gift.Resize(w, h, gift.LinearResampling))
-	case RecipeRotate:
+	case Rotate:
 		g = gift.New(gift.Rotate(float32(p[0]), color.Black, gift.LinearInterpolation), gift.CropToSize(w, h, gift.CenterAnchor))
-	case RecipeJitter:
+	case Jitter:
 		bright := float32(100 * p[0])
 		g = gift.New(gift.ColorBalance(bright, bright, bright), gift.Contrast(float32(100*p[1])), gift.Saturation(float32(100*p[2])))
-	case RecipeGrayscale:
+	case Grayscale:
 		g = gift.New(gift.Grayscale())
-	case RecipeOcclude:
+	case Occlude:
 		return occlude(src, p[0])
-	case RecipeBlur:
+	case Blur:
 		g = gift.New(gift.GaussianBlur(float32(p[0])))
-	case RecipeLowres:
-		dw, dh := lowresSize(w, h, p[0])
+	case Lowres:
+		// At least one pixel, as the online lowres op of augment.
+		dw, dh := max(1, int(math.Round(float64(w)*p[0]))), max(1, int(math.Round(float64(h)*p[0])))
 		g = gift.New(gift.Resize(dw, dh, gift.LinearResampling), gift.Resize(w, h, gift.LinearResampling))
-	case RecipeJPEG:
+	case JPEG:
 		return recompress(src, int(p[0]))
 	default:
-		panic(fmt.Sprintf("augment: unknown recipe op %q (RandomRecipe and ParseRecipe make only known ones)", op.Name))
+		panic(fmt.Sprintf("recipe: unknown recipe op %q (Random and Parse make only known ones)", op.Name))
 	}
 	dst := image.NewRGBA(g.Bounds(b))
 	g.Draw(dst, src)
@@ -235,11 +239,11 @@ func recompress(src image.Image, quality int) image.Image {
 	}
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: quality}); err != nil {
-		panic(fmt.Sprintf("augment: JPEG-encode a %dx%d image in memory: %v", b.Dx(), b.Dy(), err))
+		panic(fmt.Sprintf("recipe: JPEG-encode a %dx%d image in memory: %v", b.Dx(), b.Dy(), err))
 	}
 	img, err := jpeg.Decode(&buf)
 	if err != nil {
-		panic(fmt.Sprintf("augment: decode a JPEG just encoded: %v", err))
+		panic(fmt.Sprintf("recipe: decode a JPEG just encoded: %v", err))
 	}
 	return img
 }
