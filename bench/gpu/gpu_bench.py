@@ -64,8 +64,12 @@ def facestream_source(args, device):
         kwargs["profile"] = args.profile
     # An endless stream (epochs=0) keeps the workers and their connections up for the whole window.
     kwargs["epochs"] = 0
-    # Read without workers, the batches go from the socket straight into page-locked memory.
-    kwargs["pin_memory"] = device.type == "cuda"
+    if args.workers == 0:
+        # A thread of this process reads --prefetch batches ahead, from the socket straight into
+        # page-locked memory on CUDA: no worker processes, no shared memory, no pinning copy.
+        ds = facestream.StreamDataset(args.url, args.batch, pin_memory=device.type == "cuda", **kwargs)
+        loader = facestream.StreamLoader(ds, read_ahead=args.prefetch)
+        return repeat_epochs(loader, ds), f"facestream StreamLoader, read ahead {args.prefetch} in a thread"
     ds = facestream.StreamDataset(args.url, args.batch, **kwargs)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, **loader_options(args, device))
     return repeat_epochs(loader, ds), f"facestream StreamDataset, {args.workers} DataLoader workers"
@@ -474,7 +478,8 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=112)
     p.add_argument("--classes", type=int, default=1000, help="ResNet-18 classes (the identities)")
     p.add_argument("--workers", type=int, nargs="+", default=[4],
-                   help="DataLoader workers; several values (loader part) try each and keep the best")
+                   help="DataLoader workers; several values (loader part) try each and keep the best; "
+                        "0 for facestream: StreamLoader reading ahead in a thread")
     p.add_argument("--uint8", action="store_true",
                    help="loader part: move the uint8 batches only, without normalising (a CPU consumer's view)")
     p.add_argument("--prefetch", type=int, default=4)

@@ -15,7 +15,7 @@
 # and the stream's trainer is pinned to those N (taskset), so the two do not fight for cores.
 # Parts, each its own process under a time limit, each writing WORK/part-*.json:
 #   a  facestream stream -> GPU, no model (the loader's ceiling), for each --workers value
-#      (0: read in the trainer's process straight into page-locked memory)
+#      (0: StreamLoader's read-ahead thread in the trainer's process, straight into page-locked memory)
 #   b  ResNet-18 (112x112, bf16 autocast, channels_last, SGD) trained from the stream, best workers of a;
 #      b-train-unplaced: the same with the server on every core and the trainer unpinned
 #   c  the same two with PyTorch's DataLoader (PIL decode + torchvision face profile, uint8 out), --torch-workers

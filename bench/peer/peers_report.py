@@ -81,11 +81,17 @@ def cpu_row(name, rate, server, client, total):
     return f"| {name} | {rate:,.0f} | {cell(server)} | {cell(client)} | {cell(total)} |"
 
 
-def cpu_table(m, client, go_remote):
+def python_client(run):
+    """How a run of the Python client read the stream (gpu_bench.py loader's workers)."""
+    if run["workers"] == 0:
+        return "Python client (StreamLoader, read-ahead thread)"
+    return f'Python client (StreamDataset, {run["workers"]} DataLoader workers)'
+
+
+def cpu_table(m, clients, go_remote):
     """CPU-µs per image of the served path: the Go client in one process with the server, and the
     Python and Go clients each apart from it."""
     fs = m["facestream"]["median"]
-    py = client["cpu_us_per_image"] or {}
     go = go_remote["median"]
     return [
         "| served path | img/s | server CPU-µs/img | client CPU-µs/img | total CPU-µs/img |",
@@ -93,8 +99,8 @@ def cpu_table(m, client, go_remote):
         cpu_row("Go client + server, one process", fs["images_per_s"], None, None, fs["cpu_us_per_image"]),
         cpu_row("Go client, server apart", go["images_per_s"], go.get("server_cpu_us_per_image"),
                 go.get("client_cpu_us_per_image"), go["cpu_us_per_image"]),
-        cpu_row(f'Python client ({client["workers"]} DataLoader workers), server apart', client["images_per_s"],
-                py.get("server"), py.get("client"), py.get("total")),
+        *(cpu_row(python_client(c) + ", server apart", c["images_per_s"], *(
+            (c["cpu_us_per_image"] or {}).get(k) for k in ("server", "client", "total"))) for c in clients),
         f'| tjbench decode alone, for scale | | | | {1e6 / m["tjbench_per_core"]:,.1f} |',
     ]
 
@@ -107,16 +113,16 @@ def main(argv):
     work, cores, sets = argv[1], int(argv[2]), argv[3:]
     cpu = machine_cpu()
     m = {name: measure(work, name, cores) for name in sets}
-    client = load(work, "client.json")["result"]["best"]
+    clients = load(work, "client.json")["result"]["runs"]
+    client = max(clients, key=lambda r: r["images_per_s"])
     go_remote = load(work, "go-remote.json")
     synth = m["synth"]
     image = synth["facestream"]["image"]
     print(f"Measured on {cores} cores of {cpu}; {image['height']}x{image['width']} images, face profile.\n")
 
     rows = peer_rows(synth, cores)
-    rows += [("Python client (StreamDataset in a DataLoader)", client["images_per_s"],
-              f'{client["workers"]} workers, from facestream serve'),
-             ("Go client, server apart (facestream bench --url)", go_remote["median"]["images_per_s"],
+    rows += [(python_client(c), c["images_per_s"], "from facestream serve") for c in clients]
+    rows += [("Go client, server apart (facestream bench --url)", go_remote["median"]["images_per_s"],
               f"{cores} streams, from facestream serve")]
     print("synth:\n")
     print("\n".join(peer_table(rows, cores)))
@@ -124,7 +130,7 @@ def main(argv):
           f"= {synth['per_core_of_tjbench']:.2f} (the whole served path, client included; the image "
           f"pipeline's own ratio is bench/peer/augment_compare.sh's).\n")
     print("CPU per image of the served path (synth; user + system time over the window ÷ images delivered):\n")
-    print("\n".join(cpu_table(synth, client, go_remote)))
+    print("\n".join(cpu_table(synth, clients, go_remote)))
     print(f"\nGo client + server in one process: {synth['per_cpu_second_of_tjbench']:.2f} of tjbench's one-core "
           f"decode rate per CPU-second used.")
 
@@ -132,12 +138,13 @@ def main(argv):
            "rows": [{"peer": n, "images_per_s": r, "ratio_to_facestream": r / rows[0][1], "notes": t}
                     for n, r, t in rows],
            "facestream": synth["facestream"], "torch": synth["torch"], "tjbench_fps": synth["tjbench_fps"],
-           "python_client": client, "go_remote": go_remote,
+           "python_client": client, "python_client_runs": clients, "go_remote": go_remote,
            "cpu_us_per_image": {
                "go_in_process": synth["cpu_us_per_image"],
                "go_remote": {k: go_remote["median"].get(f"{k}_cpu_us_per_image") for k in ("server", "client")}
                | {"total": go_remote["median"]["cpu_us_per_image"]},
                "python_client": client["cpu_us_per_image"],
+               "python_client_runs": {python_client(c): c["cpu_us_per_image"] for c in clients},
            },
            "sets": {name: {k: v for k, v in s.items() if k not in ("facestream", "torch")} | {
                "images_per_s": s["facestream"]["median"]["images_per_s"],

@@ -5,7 +5,8 @@
 #   facestream bench      in-process server, one stream per core, read by the Go client (median of 3 runs)
 #   PyTorch DataLoader    PIL decode + the torchvision face profile, one worker per core (torch_augment.py)
 #   tjbench               libjpeg-turbo decoding alone, one core, scaled by the cores (the physical bound)
-#   Python client         facestream.StreamDataset in a DataLoader, one worker per core, from `facestream serve`
+#   Python client         facestream.StreamDataset in a DataLoader, one worker per core, and StreamLoader
+#                         reading ahead in a thread, from `facestream serve`
 #   Go client, remote     facestream bench --url against the same `facestream serve`
 #
 # and the CPU cost of the served path: CPU-µs per image delivered (user + system time of the server
@@ -101,7 +102,7 @@ measure_set synth "$WORK/ds" "$WORK/synth/images"
 log "served path apart: facestream serve with $CORES workers, read by the Python and the Go client"
 start_server "$BIN" "$WORK/ds" "$WORK/serve.log" --profile face --workers "$CORES"
 "${PIN[@]}" env PYTHONPATH="$ROOT/python" "$PY" "$ROOT/bench/gpu/gpu_bench.py" loader --url "$SERVER_URL" \
-	--server-pid "$SERVER_PID" --device cpu --uint8 --workers "$CORES" --batch "$BATCH" --warmup 3 \
+	--server-pid "$SERVER_PID" --device cpu --uint8 --workers 0 "$CORES" --batch "$BATCH" --warmup 3 \
 	--seconds "$SECONDS_EACH" --name python-client --out "$WORK/client.json"
 "${PIN[@]}" "$BIN" bench --url "$SERVER_URL" --streams "$CORES" --batch "$BATCH" --duration "${SECONDS_EACH}s" \
 	--warmup 2s --repeat 3 --profile face --json >"$WORK/go-remote.json"
