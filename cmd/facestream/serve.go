@@ -104,6 +104,13 @@ func runServe(args []string) (err error) {
 // trainer on the same host keeps its speed only if the server leaves it cores: left to the
 // scheduler, the server's busy workers take CPU time from the trainer's input and launch threads.
 func placeServer(workers, cpus string, trainerCores int) (int, string, error) {
+	n := 0 // auto
+	if workers != "auto" {
+		var err error
+		if n, err = strconv.Atoi(workers); err != nil || n < 1 {
+			return 0, "", fmt.Errorf("--workers=%s: want a positive number or auto", workers)
+		}
+	}
 	allowed, err := cpuset.Allowed()
 	if err != nil {
 		return 0, "", err
@@ -130,12 +137,8 @@ func placeServer(workers, cpus string, trainerCores int) (int, string, error) {
 		runtime.GOMAXPROCS(len(own))
 		placement = own.String()
 	}
-	if workers == "auto" {
-		return runtime.GOMAXPROCS(0), placement, nil
-	}
-	n, err := strconv.Atoi(workers)
-	if err != nil || n < 1 {
-		return 0, "", fmt.Errorf("--workers=%s: want a positive number or auto", workers)
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
 	}
 	return n, placement, nil
 }
