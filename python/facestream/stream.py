@@ -426,7 +426,7 @@ def _alloc(shape, dtype, memory):
         # Straight into a new shared segment; share_memory_() would allocate, then copy the
         # (empty) bytes over.
         nbytes = int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size()
-        return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes)).view(shape)
+        return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes), 0, shape)
     return torch.empty(shape, dtype=dtype)
 
 
