@@ -80,7 +80,7 @@ type batchStream interface {
 type target interface {
 	open(ctx context.Context, rank, world, epoch int) (batchStream, error)
 	metrics(ctx context.Context) ([]Sample, error)
-	cpu(metrics []Sample) (time.Duration, error)
+	cpu(metrics []Sample) (cpuTime, error)
 }
 
 // stageMetric is the server's per-stage latency histogram (PROTOCOL.md), split by label "stage".
@@ -102,7 +102,7 @@ func measure(ctx context.Context, cfg Config, t target) ([]Figures, error) {
 // snapshot is what is read from the process and the server at one edge of the window.
 type snapshot struct {
 	at      time.Duration
-	cpu     time.Duration
+	cpu     cpuTime
 	samples []Sample
 }
 
@@ -188,8 +188,12 @@ func figures(t tally, first, last snapshot) (Figures, error) {
 		MBPerSec:      perSecond(float64(t.bytes)/1e6, span),
 		BatchesPerSec: perSecond(float64(t.batches), span),
 	}
-	if t.images > 0 {
-		f.CPUSecondsPer1000 = (last.cpu - first.cpu).Seconds() / float64(t.images) * 1000
+	used := last.cpu.since(first.cpu)
+	f.CPUMicrosPerImage = microsPerImage(used.total(), t.images)
+	f.CPUSecondsPer1000 = f.CPUMicrosPerImage / 1e3
+	if used.split {
+		f.ClientCPUMicrosPerImage = microsPerImage(used.own, t.images)
+		f.ServerCPUMicrosPerImage = microsPerImage(used.server, t.images)
 	}
 	gaps := t.gaps
 	slices.Sort(gaps)

@@ -31,12 +31,16 @@ const SchemaVersion = "facestream.bench/v1"
 //	{"seconds": 15.0, "batches": 400, "images": 102400, "bytes": 3853516800,
 //	 "images_per_s": 6826.7, "mb_per_s": 256.9, "batches_per_s": 26.7,
 //	 "batch_ms": {"p50": 74.1, "p99": 90.3, "max": 101.2},
-//	 "cpu_s_per_1000_images": 0.29,
+//	 "cpu_s_per_1000_images": 0.29, "cpu_us_per_image": 290,
+//	 "client_cpu_us_per_image": 40, "server_cpu_us_per_image": 250,
 //	 "stages": [{"stage": "decode_augment", "count": 102400, "mean_ms": 0.27, "p50_ms": 0.25,
 //	             "p99_ms": 0.61, "total_s": 27.6}, ...]}
 //
 // bytes and mb_per_s count image payload (images × H × W × C, 1 MB = 10^6 bytes), not protocol framing.
 // batch_ms is the time between consecutive batches of one stream as its reader saw them.
+// cpu_us_per_image is the CPU time (user + system) of the served path over the window divided by the
+// images delivered: the server's and the client's, whatever cpu_scope names; the client's and the
+// server's shares are given apart when the server is another process exporting its CPU time.
 // stages come from the server's facestream_stage_seconds histograms, differenced across the window;
 // their percentiles are interpolated inside histogram buckets. A server without them gives none.
 type Report struct {
@@ -66,16 +70,21 @@ type Shape struct {
 
 // Figures are one run's measurements (or the medians of several).
 type Figures struct {
-	Seconds           float64      `json:"seconds"`
-	Batches           int64        `json:"batches"`
-	Images            int64        `json:"images"`
-	Bytes             int64        `json:"bytes"`
-	ImagesPerSec      float64      `json:"images_per_s"`
-	MBPerSec          float64      `json:"mb_per_s"`
-	BatchesPerSec     float64      `json:"batches_per_s"`
-	BatchMillis       Spread       `json:"batch_ms"`
-	CPUSecondsPer1000 float64      `json:"cpu_s_per_1000_images"`
-	Stages            []StageTimes `json:"stages"`
+	Seconds           float64 `json:"seconds"`
+	Batches           int64   `json:"batches"`
+	Images            int64   `json:"images"`
+	Bytes             int64   `json:"bytes"`
+	ImagesPerSec      float64 `json:"images_per_s"`
+	MBPerSec          float64 `json:"mb_per_s"`
+	BatchesPerSec     float64 `json:"batches_per_s"`
+	BatchMillis       Spread  `json:"batch_ms"`
+	CPUSecondsPer1000 float64 `json:"cpu_s_per_1000_images"`
+	CPUMicrosPerImage float64 `json:"cpu_us_per_image"`
+	// ClientCPUMicrosPerImage and ServerCPUMicrosPerImage split CPUMicrosPerImage when the server
+	// is another process; absent when it runs in-process.
+	ClientCPUMicrosPerImage float64      `json:"client_cpu_us_per_image,omitempty"`
+	ServerCPUMicrosPerImage float64      `json:"server_cpu_us_per_image,omitempty"`
+	Stages                  []StageTimes `json:"stages"`
 }
 
 // Spread is the distribution of time per batch, in milliseconds.
@@ -106,14 +115,17 @@ func medianFigures(runs []Figures) Figures {
 		return median(xs)
 	}
 	m := Figures{
-		Seconds:           pick(func(f Figures) float64 { return f.Seconds }),
-		Batches:           int64(math.Round(pick(func(f Figures) float64 { return float64(f.Batches) }))),
-		Images:            int64(math.Round(pick(func(f Figures) float64 { return float64(f.Images) }))),
-		Bytes:             int64(math.Round(pick(func(f Figures) float64 { return float64(f.Bytes) }))),
-		ImagesPerSec:      pick(func(f Figures) float64 { return f.ImagesPerSec }),
-		MBPerSec:          pick(func(f Figures) float64 { return f.MBPerSec }),
-		BatchesPerSec:     pick(func(f Figures) float64 { return f.BatchesPerSec }),
-		CPUSecondsPer1000: pick(func(f Figures) float64 { return f.CPUSecondsPer1000 }),
+		Seconds:                 pick(func(f Figures) float64 { return f.Seconds }),
+		Batches:                 int64(math.Round(pick(func(f Figures) float64 { return float64(f.Batches) }))),
+		Images:                  int64(math.Round(pick(func(f Figures) float64 { return float64(f.Images) }))),
+		Bytes:                   int64(math.Round(pick(func(f Figures) float64 { return float64(f.Bytes) }))),
+		ImagesPerSec:            pick(func(f Figures) float64 { return f.ImagesPerSec }),
+		MBPerSec:                pick(func(f Figures) float64 { return f.MBPerSec }),
+		BatchesPerSec:           pick(func(f Figures) float64 { return f.BatchesPerSec }),
+		CPUSecondsPer1000:       pick(func(f Figures) float64 { return f.CPUSecondsPer1000 }),
+		CPUMicrosPerImage:       pick(func(f Figures) float64 { return f.CPUMicrosPerImage }),
+		ClientCPUMicrosPerImage: pick(func(f Figures) float64 { return f.ClientCPUMicrosPerImage }),
+		ServerCPUMicrosPerImage: pick(func(f Figures) float64 { return f.ServerCPUMicrosPerImage }),
 		BatchMillis: Spread{
 			P50: pick(func(f Figures) float64 { return f.BatchMillis.P50 }),
 			P99: pick(func(f Figures) float64 { return f.BatchMillis.P99 }),
@@ -172,7 +184,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "MB/s\t%.1f\n", m.MBPerSec)
 	fmt.Fprintf(tw, "batches/s\t%.2f\n", m.BatchesPerSec)
 	fmt.Fprintf(tw, "time per batch\tp50 %.1f ms   p99 %.1f ms   max %.1f ms\n", m.BatchMillis.P50, m.BatchMillis.P99, m.BatchMillis.Max)
-	fmt.Fprintf(tw, "CPU per 1,000 images\t%.3f s (%s)\n", m.CPUSecondsPer1000, r.CPUScope)
+	fmt.Fprintf(tw, "CPU per image\t%.1f µs (%s)\n", m.CPUMicrosPerImage, r.CPUScope)
+	if m.ServerCPUMicrosPerImage > 0 {
+		fmt.Fprintf(tw, "\tserver %.1f µs + client %.1f µs\n", m.ServerCPUMicrosPerImage, m.ClientCPUMicrosPerImage)
+	}
 	if len(m.Stages) > 0 {
 		fmt.Fprintf(tw, "\nserver stage\tcount\tmean ms\tp50 ms\tp99 ms\ttotal s\n")
 		for _, s := range m.Stages {
@@ -180,9 +195,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Runs) > 1 {
-		fmt.Fprintf(tw, "\nrun\timages/s\tMB/s\tp50 ms\tp99 ms\tCPU s/1k\n")
+		fmt.Fprintf(tw, "\nrun\timages/s\tMB/s\tp50 ms\tp99 ms\tCPU µs/img\n")
 		for i, f := range r.Runs {
-			fmt.Fprintf(tw, "%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.3f\n", i+1, f.ImagesPerSec, f.MBPerSec, f.BatchMillis.P50, f.BatchMillis.P99, f.CPUSecondsPer1000)
+			fmt.Fprintf(tw, "%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\n", i+1, f.ImagesPerSec, f.MBPerSec, f.BatchMillis.P50, f.BatchMillis.P99, f.CPUMicrosPerImage)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -84,6 +84,10 @@ func TestRunEndToEnd(t *testing.T) {
 			if m.ImagesPerSec <= 0 || m.CPUSecondsPer1000 <= 0 || m.BatchMillis.P50 <= 0 {
 				t.Errorf("median figures not positive: %+v", m)
 			}
+			if remote := cfg.URL != ""; remote != (m.ServerCPUMicrosPerImage > 0 && m.ClientCPUMicrosPerImage > 0) {
+				t.Errorf("remote %v, but CPU per image split as server %v + client %v µs", remote,
+					m.ServerCPUMicrosPerImage, m.ClientCPUMicrosPerImage)
+			}
 			if !hasStage(m.Stages, "decode_augment") {
 				t.Errorf("no decode_augment stage timings from /metrics: %+v", m.Stages)
 			}
@@ -111,8 +115,8 @@ func checkConsistent(t *testing.T, name string, f Figures, batch int, shape Shap
 	near("images/s", f.ImagesPerSec, float64(f.Images)/f.Seconds)
 	near("MB/s", f.MBPerSec, float64(f.Images*pixels)/1e6/f.Seconds)
 	near("batches/s", f.BatchesPerSec, float64(f.Batches)/f.Seconds)
-	if f.CPUSecondsPer1000 <= 0 {
-		t.Errorf("%s: CPU per 1,000 images %v, want > 0", name, f.CPUSecondsPer1000)
+	if f.CPUMicrosPerImage <= 0 || math.Abs(f.CPUSecondsPer1000*1e3-f.CPUMicrosPerImage) > 1e-9*f.CPUMicrosPerImage {
+		t.Errorf("%s: CPU per image %v µs, per 1,000 images %v s: want > 0 and equal", name, f.CPUMicrosPerImage, f.CPUSecondsPer1000)
 	}
 	b := f.BatchMillis
 	if !(b.P50 > 0 && b.P50 <= b.P99 && b.P99 <= b.Max) {

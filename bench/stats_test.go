@@ -73,8 +73,8 @@ func TestFiguresOfKnownWorkload(t *testing.T) {
 	if want := int64(4*100 - 5); tl.batches != want {
 		t.Fatalf("batches = %d, want %d", tl.batches, want)
 	}
-	first := snapshot{at: time.Second, cpu: 3 * time.Second}
-	last := snapshot{at: 2 * time.Second, cpu: 3*time.Second + 1264*ms}
+	first := snapshot{at: time.Second, cpu: cpuTime{own: 3 * time.Second}}
+	last := snapshot{at: 2 * time.Second, cpu: cpuTime{own: 3*time.Second + 1264*ms}}
 	f, err := figures(tl, first, last)
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +92,52 @@ func TestFiguresOfKnownWorkload(t *testing.T) {
 	check("batches/s", f.BatchesPerSec, float64(tl.batches))
 	check("MB/s", f.MBPerSec, float64(images*imageBytes)/1e6)
 	check("CPU s per 1,000", f.CPUSecondsPer1000, 1.264/float64(images)*1000)
+	check("CPU µs per image", f.CPUMicrosPerImage, 1.264e6/float64(images))
+	if f.ClientCPUMicrosPerImage != 0 || f.ServerCPUMicrosPerImage != 0 {
+		t.Errorf("one process's CPU time split into client %v and server %v", f.ClientCPUMicrosPerImage, f.ServerCPUMicrosPerImage)
+	}
 	check("p50 ms", f.BatchMillis.P50, 10)
 	check("p99 ms", f.BatchMillis.P99, 10)
 	check("max ms", f.BatchMillis.Max, 60)
+}
+
+// TestCPUSplit: with the server in another process, its CPU and the client's are differenced
+// separately across the window and divided by the images delivered.
+func TestCPUSplit(t *testing.T) {
+	tl := tally{batches: 10, images: 2000}
+	first := snapshot{at: time.Second, cpu: cpuTime{own: 5 * time.Second, server: 40 * time.Second, split: true}}
+	last := snapshot{at: 3 * time.Second, cpu: cpuTime{own: 5*time.Second + 100*ms, server: 40*time.Second + 900*ms, split: true}}
+	f, err := figures(tl, first, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.1 s and 0.9 s over 2,000 images: 50 µs and 450 µs, 500 µs in all.
+	if f.ClientCPUMicrosPerImage != 50 || f.ServerCPUMicrosPerImage != 450 || f.CPUMicrosPerImage != 500 || f.CPUSecondsPer1000 != 0.5 {
+		t.Errorf("client %v, server %v, total %v µs/img, %v s/1k; want 50, 450, 500 and 0.5",
+			f.ClientCPUMicrosPerImage, f.ServerCPUMicrosPerImage, f.CPUMicrosPerImage, f.CPUSecondsPer1000)
+	}
+	// A server that stopped exporting its CPU time mid-run gives no split.
+	last.cpu.split = false
+	if f, _ := figures(tl, first, last); f.ServerCPUMicrosPerImage != 0 {
+		t.Errorf("server share %v from an incomplete reading", f.ServerCPUMicrosPerImage)
+	}
+}
+
+func TestMicrosPerImage(t *testing.T) {
+	for _, c := range []struct {
+		d      time.Duration
+		images int64
+		want   float64
+	}{
+		{time.Second, 1000, 1000},
+		{3 * time.Microsecond, 2, 1.5},
+		{time.Second, 0, 0},
+		{0, 10, 0},
+	} {
+		if got := microsPerImage(c.d, c.images); got != c.want {
+			t.Errorf("microsPerImage(%v, %d) = %v, want %v", c.d, c.images, got, c.want)
+		}
+	}
 }
 
 func TestCountWindowEdges(t *testing.T) {
@@ -150,7 +193,7 @@ func TestReportSchema(t *testing.T) {
 	}
 	med := generic["median"].(map[string]any)
 	for _, key := range []string{"seconds", "batches", "images", "bytes", "images_per_s", "mb_per_s",
-		"batches_per_s", "batch_ms", "cpu_s_per_1000_images", "stages"} {
+		"batches_per_s", "batch_ms", "cpu_s_per_1000_images", "cpu_us_per_image", "stages"} {
 		if _, ok := med[key]; !ok {
 			t.Errorf("figures JSON lacks %q", key)
 		}

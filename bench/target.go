@@ -161,14 +161,14 @@ func (t *httpTarget) metrics(ctx context.Context) ([]Sample, error) {
 // serverCPUMetric is the server process's CPU seconds, from VictoriaMetrics' process metrics.
 const serverCPUMetric = "process_cpu_seconds_total"
 
-// cpu is this process's CPU time, plus the server's when the server is another process.
-func (t *httpTarget) cpu(samples []Sample) (time.Duration, error) {
+// cpu is this process's CPU time, and the server's when the server is another process that says.
+func (t *httpTarget) cpu(samples []Sample) (cpuTime, error) {
 	own, err := processCPU()
 	if err != nil || !t.remote {
-		return own, err
+		return cpuTime{own: own}, err
 	}
-	server, _ := Value(samples, serverCPUMetric, nil)
-	return own + time.Duration(server*float64(time.Second)), nil
+	server, ok := Value(samples, serverCPUMetric, nil)
+	return cpuTime{own: own, server: time.Duration(server * float64(time.Second)), split: ok}, nil
 }
 
 // cpuScope says what the CPU figure counts, for the report.

@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# facestream side by side with its peers, on the same JPEGs and the same cores, as one markdown table
+# facestream side by side with its peers, on the same JPEGs and the same cores, as markdown tables
 # (`make bench` runs it). Every row is images/s at 112x112 with the `face` profile unless it says not:
 #
 #   facestream bench      in-process server, one stream per core, read by the Go client (median of 3 runs)
 #   PyTorch DataLoader    PIL decode + the torchvision face profile, one worker per core (torch_augment.py)
 #   tjbench               libjpeg-turbo decoding alone, one core, scaled by the cores (the physical bound)
-#   Python client         facestream.StreamDataset in a DataLoader, one worker per core, from `facestream serve`
+#   Python client         facestream.StreamDataset in a DataLoader, one worker per core, and StreamLoader
+#                         reading ahead in a thread, from `facestream serve`
+#   Go client, remote     facestream bench --url against the same `facestream serve`
+#
+# and the CPU cost of the served path: CPU-µs per image delivered (user + system time of the server
+# and of the client over the measured window, divided by the images the client received), for the Go
+# client in one process with the server, and for the Python and Go clients each apart from the
+# server (its time from /proc/PID/stat or its /metrics). CPU time, unlike images/s, does not drop
+# when other work shares the cores, so a regression shows even on a busy 2-core machine.
+#
+# Sets: the synthetic one (made once in WORK: synth, then import; the ImageFolder it was imported
+# from holds the very JPEG bytes the server decodes, so the peers read those files), and the team's
+# real 112x112 faces (lfw-ak, through internal/realdata's lookup: ../shared or $FACESTREAM_SHARED)
+# when present, with issue 14's served-path targets: >= 0.5x tjbench's decode rate per core and
+# >= 10x PyTorch's DataLoader on the same files.
 #
 #   bench/peer/run_peers.sh                       # uses bin/facestream (make build), work in .cache/bench
 #   CORES=2 SECONDS_EACH=8 IDENTITIES=200 bench/peer/run_peers.sh
 #
-# The synthetic set is made once in WORK (synth, then import): the ImageFolder the dataset was imported
-# from holds the very JPEG bytes the server decodes, so the peers read those files. Results: WORK/peers.json.
+# Results: WORK/peers.json.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +34,7 @@ source "$ROOT/bench/gpu/lib.sh"
 
 BIN=${FACESTREAM_BIN:-$ROOT/bin/facestream}
 PY=${PY:-/usr/bin/python3}
+GO=${GO:-go}
 CORES=${CORES:-$(nproc)}
 SECONDS_EACH=${SECONDS_EACH:-8}
 IDENTITIES=${IDENTITIES:-$((CORES > 2 ? 100 * CORES : 200))} # every stream needs whole batches in an epoch
@@ -38,86 +52,84 @@ mkdir -p "$WORK"
 trap 'stop_server' EXIT
 trap 'exit 130' INT TERM
 
-make_dataset "$BIN" "$WORK" "$IDENTITIES"
-IMAGES=$WORK/synth/images
-# torch_augment.py reads one flat folder: link every JPEG of the ImageFolder into one, same files.
-FLAT=$WORK/flat
-if [[ ! -d $FLAT ]]; then
-	mkdir -p "$FLAT.tmp"
-	find "$IMAGES" -name '*.jpg' -print0 | while IFS= read -r -d '' f; do
-		rel=${f#"$IMAGES"/}
-		ln -s "$f" "$FLAT.tmp/${rel//\//_}"
+# flatten IMAGES FLAT links every JPEG of an ImageFolder into one folder (torch_augment.py reads one
+# flat folder): the same files.
+flatten() {
+	local images=$1 flat=$2
+	[[ -d $flat ]] && return 0
+	rm -rf "$flat.tmp"
+	mkdir -p "$flat.tmp"
+	find "$images" -name '*.jpg' -print0 | while IFS= read -r -d '' f; do
+		rel=${f#"$images"/}
+		ln -s "$f" "$flat.tmp/${rel//\//_}"
 	done
-	mv "$FLAT.tmp" "$FLAT"
-fi
-FILES=$(find -L "$FLAT" -name '*.jpg' | wc -l)
-log "$FILES JPEGs, $CORES cores, ${SECONDS_EACH}s per measurement"
+	mv "$flat.tmp" "$flat"
+}
 
-log "facestream bench: in-process server, $CORES streams"
-"${PIN[@]}" "$BIN" bench "$WORK/ds" --streams "$CORES" --workers "$CORES" --batch "$BATCH" \
-	--duration "${SECONDS_EACH}s" --warmup 2s --repeat 3 --profile face --json >"$WORK/facestream.json"
+# measure_set NAME DS IMAGES: the Go client with the server in-process, PyTorch's DataLoader and
+# tjbench on the JPEGs of IMAGES (the ImageFolder DS was imported from): WORK/NAME-*.json, -tjbench.txt.
+measure_set() {
+	local name=$1 ds=$2 images=$3
+	local flat=$WORK/$name-flat
+	flatten "$images" "$flat"
+	local files
+	files=$(find -L "$flat" -name '*.jpg' | wc -l)
+	log "$name: $files JPEGs, $CORES cores, ${SECONDS_EACH}s per measurement"
 
-log "PyTorch DataLoader: PIL + torchvision, $CORES workers"
-"${PIN[@]}" "$PY" "$HERE/torch_augment.py" "$FLAT" --workers "$CORES" --seconds "$SECONDS_EACH" \
-	--batch "$BATCH" --size 112 >"$WORK/torch.json"
+	log "$name: facestream bench: in-process server, $CORES streams"
+	"${PIN[@]}" "$BIN" bench "$ds" --streams "$CORES" --workers "$CORES" --batch "$BATCH" \
+		--duration "${SECONDS_EACH}s" --warmup 2s --repeat 3 --profile face --json >"$WORK/$name-facestream.json"
 
-log "tjbench: decode only, one core, 6 of the files"
-: >"$WORK/tjbench.txt"
-mapfile -t SAMPLE < <(find -L "$FLAT" -name '*.jpg' | sort | awk -v n="$FILES" 'NR % int(n / 6 + 1) == 1' | head -n 6)
-for f in "${SAMPLE[@]}"; do
-	# -rgb: decode to RGB as facestream does; -nowrite: no output file in the timing.
-	fps=$(taskset -c 0 tjbench "$f" -rgb -nowrite -benchtime 1 -warmup 0.3 | awk '/Decompress/ && /Frame rate/ {print $(NF-1)}')
-	[[ -n $fps ]] || { echo "tjbench printed no decompression frame rate for $f" >&2; exit 1; }
-	echo "$f $fps" >>"$WORK/tjbench.txt"
-done
+	log "$name: PyTorch DataLoader: PIL + torchvision, $CORES workers"
+	"${PIN[@]}" "$PY" "$HERE/torch_augment.py" "$flat" --workers "$CORES" --seconds "$SECONDS_EACH" \
+		--batch "$BATCH" --size 112 >"$WORK/$name-torch.json"
 
-log "Python client: StreamDataset in a DataLoader, $CORES workers, from facestream serve"
+	log "$name: tjbench: decode only, one core, 6 of the files"
+	: >"$WORK/$name-tjbench.txt"
+	local sample f fps times TIMEFORMAT='%R %U %S'
+	mapfile -t sample < <(find -L "$flat" -name '*.jpg' | sort | awk -v n="$files" 'NR % int(n / 6 + 1) == 1' | head -n 6)
+	for f in "${sample[@]}"; do
+		# -rgb: decode to RGB as facestream does; -nowrite: no output file in the timing. Its wall,
+		# user and system seconds give its rate per CPU-second, which other work on the core does not lower.
+		times=$({ time taskset -c 0 tjbench "$f" -rgb -nowrite -benchtime 1 -warmup 0.3 >"$WORK/tjbench.out"; } 2>&1)
+		fps=$(awk '/Decompress/ && /Frame rate/ {print $(NF-1)}' "$WORK/tjbench.out")
+		[[ -n $fps ]] || { echo "tjbench printed no decompression frame rate for $f" >&2; exit 1; }
+		echo "$f $fps $times" >>"$WORK/$name-tjbench.txt"
+	done
+}
+
+make_dataset "$BIN" "$WORK" "$IDENTITIES"
+measure_set synth "$WORK/ds" "$WORK/synth/images"
+
+log "served path apart: facestream serve with $CORES workers, read by the Python and the Go client"
 start_server "$BIN" "$WORK/ds" "$WORK/serve.log" --profile face --workers "$CORES"
 "${PIN[@]}" env PYTHONPATH="$ROOT/python" "$PY" "$ROOT/bench/gpu/gpu_bench.py" loader --url "$SERVER_URL" \
-	--device cpu --uint8 --workers "$CORES" --batch "$BATCH" --warmup 3 --seconds "$SECONDS_EACH" \
-	--name python-client --out "$WORK/client.json"
+	--server-pid "$SERVER_PID" --device cpu --uint8 --workers 0 "$CORES" --batch "$BATCH" --warmup 3 \
+	--seconds "$SECONDS_EACH" --name python-client --out "$WORK/client.json"
+"${PIN[@]}" "$BIN" bench --url "$SERVER_URL" --streams "$CORES" --batch "$BATCH" --duration "${SECONDS_EACH}s" \
+	--warmup 2s --repeat 3 --profile face --json >"$WORK/go-remote.json"
 stop_server
 
-"$PY" - "$WORK" "$CORES" <<'EOF'
-import json, os, platform, sys
+# The real faces, when internal/realdata finds them (status 3: absent, and why on stderr).
+SETS=(synth)
+rm -f "$WORK/lfw-skipped.txt"
+"$GO" build -C "$ROOT" -o "$WORK/realfaces" ./bench/realfaces
+rc=0
+FACES=$("$WORK/realfaces" 2>"$WORK/realfaces.err") || rc=$?
+if ((rc == 0)); then
+	if [[ ! -f $WORK/lfw-ds/dataset.json ]]; then
+		log "lfw: import $FACES into $WORK/lfw-ds"
+		"$BIN" import imagefolder "$FACES" --out "$WORK/lfw-ds" --force >&2
+	fi
+	measure_set lfw "$WORK/lfw-ds" "$FACES"
+	SETS+=(lfw)
+elif ((rc == 3)); then
+	log "lfw: skipped: $(cat "$WORK/realfaces.err")"
+	cp "$WORK/realfaces.err" "$WORK/lfw-skipped.txt"
+else
+	cat "$WORK/realfaces.err" >&2
+	exit 1
+fi
 
-work, cores = sys.argv[1], int(sys.argv[2])
-load = lambda name: json.load(open(os.path.join(work, name)))
-fs = load("facestream.json")
-torch = load("torch.json")
-client = load("client.json")["result"]["best"]
-fps = [float(line.split()[-1]) for line in open(os.path.join(work, "tjbench.txt"))]
-tj_core = len(fps) / sum(1 / f for f in fps)  # images/s decoding the sample files in turn on one core
-
-base = fs["median"]["images_per_s"]
-rows = [
-    ("facestream bench (Go client, in-process server)", base, f'{cores} streams, batch {fs["config"]["batch"]}'),
-    ("PyTorch DataLoader, PIL + torchvision face profile", torch["img_per_s"], f'{torch["workers"]} workers, torch {torch["torch"]}'),
-    ("tjbench decode only (libjpeg-turbo), 1 core × cores", tj_core * cores, f"{tj_core:,.0f} img/s on one core, {len(fps)} files"),
-    ("Python client (StreamDataset in a DataLoader)", client["images_per_s"], f'{client["workers"]} workers, from facestream serve'),
-]
-cpu = platform.processor() or platform.machine()
-try:
-    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-except (OSError, StopIteration):
-    pass
-print(f"Measured on {cores} cores of {cpu}; {fs['image']['height']}x{fs['image']['width']} images, face profile.\n")
-print("| peer | img/s | img/s per core | ratio to facestream | notes |")
-print("|---|---:|---:|---:|---|")
-for name, rate, note in rows:
-    print(f"| {name} | {rate:,.0f} | {rate / cores:,.0f} | {rate / base:.2f} | {note} |")
-per_cpu_s = 1000 / fs["median"]["cpu_s_per_1000_images"]
-print(f"\nfacestream ÷ PyTorch = {base / torch['img_per_s']:.2f}× (target ≥ 3); "
-      f"facestream ÷ decode-only bound = {base / (tj_core * cores):.2f} (the whole served path, client "
-      f"included; the image pipeline's own ratio, target ≥ 0.5, is bench/peer/augment_compare.sh's).")
-# CPU time is the steadier figure when other work shares the cores: images per CPU-second of the
-# whole facestream process (server and Go client) against tjbench's images per second of one core.
-print(f"facestream used {fs['median']['cpu_s_per_1000_images']:.3f} CPU s per 1,000 images "
-      f"({per_cpu_s:,.0f} img per CPU-second, {per_cpu_s / tj_core:.2f} of tjbench's decode-only rate); "
-      f"load average {os.getloadavg()[0]:.1f} at the end.")
-json.dump({"schema": "facestream.peers/v1", "cores": cores, "cpu": cpu,
-           "rows": [{"peer": n, "images_per_s": r, "ratio_to_facestream": r / base, "notes": t} for n, r, t in rows],
-           "facestream": fs, "torch": torch, "tjbench_fps": fps, "python_client": client},
-          open(os.path.join(work, "peers.json"), "w"), indent=2)
-EOF
+"$PY" "$HERE/peers_report.py" "$WORK" "$CORES" "${SETS[@]}"
 log "details in $WORK/peers.json"

@@ -8,11 +8,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/internal/cpuset"
 	"github.com/facestream/facestream/loader"
 )
 
@@ -25,7 +28,9 @@ func runServe(args []string) (err error) {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	profile := fs.String("profile", def.Profile, "default online augmentation profile: built-in name or YAML/JSON file")
 	token := fs.String("token", "", "bearer token required on every path but /healthz (or $FACESTREAM_TOKEN, which keeps it out of ps)")
-	workers := fs.Int("workers", def.Workers, "decode+augment workers shared by all streams")
+	workers := fs.String("workers", "auto", "decode+augment workers shared by all streams: a number, or auto: one per CPU the server runs on")
+	cpus := fs.String("cpus", "", "run on these CPUs only (a list such as 0-7,16), pinned with sched_setaffinity")
+	trainerCores := fs.Int("trainer-cores", 0, "CPUs to leave to a trainer on this host: the server pins itself off the first N CPUs it may use")
 	size := fs.Int("size", def.Height, "output image height and width")
 	maxBatch := fs.Int("max-batch", def.MaxBatch, "largest batch a client may ask for")
 	maxStreams := fs.Int("max-streams", def.MaxStreams, "concurrent streams")
@@ -41,7 +46,11 @@ func runServe(args []string) (err error) {
 	if *token == "" {
 		*token = os.Getenv("FACESTREAM_TOKEN")
 	}
-	for name, v := range map[string]int{"workers": *workers, "size": *size, "max-batch": *maxBatch, "max-streams": *maxStreams, "max-memory": *maxMemory} {
+	nWorkers, placement, err := placeServer(*workers, *cpus, *trainerCores)
+	if err != nil {
+		return err
+	}
+	for name, v := range map[string]int{"size": *size, "max-batch": *maxBatch, "max-streams": *maxStreams, "max-memory": *maxMemory} {
 		if v < 1 {
 			return fmt.Errorf("--%s=%d: want a positive number", name, v)
 		}
@@ -57,7 +66,7 @@ func runServe(args []string) (err error) {
 		}
 	}()
 	srv, err := loader.NewServer(ds, loader.Config{
-		Height: *size, Width: *size, Workers: *workers, Profile: *profile, Token: *token,
+		Height: *size, Width: *size, Workers: nWorkers, Profile: *profile, Token: *token,
 		MaxBatch: *maxBatch, MaxStreams: *maxStreams, MaxMemory: int64(*maxMemory) << 20, Seed: *seed,
 		StallTimeout: *stall, EvictAfter: *evict, MaxPixels: *maxPixels, Logger: slog.Default(),
 	})
@@ -74,7 +83,7 @@ func runServe(args []string) (err error) {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "facestream: serving %s on http://%s\n", pos[0], ln.Addr())
 	slog.Info("serving", "dataset", pos[0], "samples", ds.Len(), "identities", ds.NumClasses(),
-		"addr", ln.Addr().String(), "workers", *workers, "size", *size, "profile", *profile, "auth", *token != "",
+		"addr", ln.Addr().String(), "workers", nWorkers, "cpus", placement, "size", *size, "profile", *profile, "auth", *token != "",
 		"decoder", augment.JPEGDecoder, "kernels", augment.Kernels())
 
 	select {
@@ -89,4 +98,48 @@ func runServe(args []string) (err error) {
 	shutErr := srv.Shutdown(shutCtx)
 	streamsLeft = shutErr != nil // the process ends next, unmapping it anyway
 	return errors.Join(shutErr, <-served)
+}
+
+// placeServer pins the process as --cpus or --trainer-cores say and returns the worker count
+// (--workers, or auto: one per CPU the server may run on) and the placement, for the log. A
+// trainer on the same host keeps its speed only if the server leaves it cores: left to the
+// scheduler, the server's busy workers take CPU time from the trainer's input and launch threads.
+func placeServer(workers, cpus string, trainerCores int) (int, string, error) {
+	n := 0 // auto
+	if workers != "auto" {
+		var err error
+		if n, err = strconv.Atoi(workers); err != nil || n < 1 {
+			return 0, "", fmt.Errorf("--workers=%s: want a positive number or auto", workers)
+		}
+	}
+	allowed, err := cpuset.Allowed()
+	if err != nil {
+		return 0, "", err
+	}
+	var own cpuset.Set
+	switch {
+	case cpus != "" && trainerCores != 0:
+		return 0, "", errors.New("--cpus and --trainer-cores both place the server: give one")
+	case cpus != "":
+		if own, err = cpuset.Parse(cpus); err != nil {
+			return 0, "", fmt.Errorf("--cpus: %w", err)
+		}
+	case trainerCores != 0:
+		if _, own, err = cpuset.Leave(allowed, trainerCores); err != nil {
+			return 0, "", fmt.Errorf("--trainer-cores: %w", err)
+		}
+	}
+	placement := "all allowed (" + allowed.String() + ")"
+	if own != nil {
+		if err := cpuset.Pin(own); err != nil {
+			return 0, "", err
+		}
+		// One P per CPU of its own: more would only time-slice the same cores.
+		runtime.GOMAXPROCS(len(own))
+		placement = own.String()
+	}
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return n, placement, nil
 }

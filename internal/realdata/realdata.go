@@ -46,38 +46,61 @@ func SharedDir() (string, error) {
 	}
 }
 
+// ErrAbsent says the real data is not beside this checkout: a clone does not have it.
+var ErrAbsent = errors.New("real data absent")
+
 // Faces is the ImageFolder of the real faces (lfw-ak: 3,162 identities, 7,698 photos at
 // 112×112), unpacked once per archive version into the system's temporary folder; it skips tb
 // when the archive is absent.
 func Faces(tb testing.TB) string {
 	tb.Helper()
-	archive := shared(tb, facesArchive)
-	dir, err := Unpack(archive, filepath.Join(os.TempDir(), "facestream-realdata"))
+	dir, err := FacesDir()
+	if errors.Is(err, ErrAbsent) {
+		tb.Skipf("%v: this test measures on the team's real faces", err)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return filepath.Join(dir, facesFolder)
+	return dir
+}
+
+// FacesDir is Faces for programs (benchmarks): the folder, or an error wrapping ErrAbsent that
+// says why when the archive is not there.
+func FacesDir() (string, error) {
+	archive, err := find(facesArchive)
+	if err != nil {
+		return "", err
+	}
+	dir, err := Unpack(archive, filepath.Join(os.TempDir(), "facestream-realdata"))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, facesFolder), nil
 }
 
 // Model is the real face-embedding model (MobileFaceNet, ArcFace on CASIA-WebFace, 128-d, input
 // RGB (x−127.5)/127.5); it skips tb when the file is absent.
 func Model(tb testing.TB) string {
 	tb.Helper()
-	return shared(tb, modelFile)
+	path, err := find(modelFile)
+	if err != nil {
+		tb.Skipf("%v: this test measures on the team's real face model", err)
+	}
+	return path
 }
 
-func shared(tb testing.TB, rel string) string {
-	tb.Helper()
+// find is the path of rel in the shared folder; an error wrapping ErrAbsent when it is not there.
+func find(rel string) (string, error) {
 	dir, err := SharedDir()
 	if err != nil {
-		tb.Skipf("real data: %v; set $%s to the shared folder", err, Env)
+		return "", fmt.Errorf("%w: %v; set $%s to the shared folder", ErrAbsent, err, Env)
 	}
 	path := filepath.Join(dir, rel)
 	if _, err := os.Stat(path); err != nil {
-		tb.Skipf("real data absent (%v): this test measures on the team's real faces and model in ../shared "+
-			"(or $%s), which a clone does not have", err, Env)
+		return "", fmt.Errorf("%w (%v): the team keeps it in ../shared (or $%s), which a clone does not have",
+			ErrAbsent, err, Env)
 	}
-	return path
+	return path, nil
 }
 
 // Unpack extracts a .tar.gz into a folder under cache named for the archive's size and

@@ -2,7 +2,10 @@
 
 import collections
 import http.client
+import io
 import json
+import queue
+import threading
 import time
 import urllib.parse
 import warnings
@@ -90,11 +93,17 @@ class StreamDataset(IterableDataset):
         rank, world: this process's share of the epoch, when not torch.distributed's.
         epoch_len: draws per epoch in ``weighted`` mode (None: the number of samples).
         p, k: identities per batch and photos per identity in ``pk`` mode (p*k == batch_size).
+        pin_memory: read the images straight from the socket into page-locked memory when the
+            dataset is iterated in the trainer's process (``num_workers=0``) and CUDA is
+            available, so that ``to_device`` copies them with ``non_blocking=True`` and nothing
+            else touches them (NPY: no copy at all between the socket and the GPU). DataLoader
+            workers ignore it: page-locked memory does not cross processes; their batches come
+            in shared memory, for the DataLoader's own ``pin_memory``.
     """
 
     def __init__(self, url, batch_size, epoch=0, seed=0, mode=None, profile=None, token=None, format=None,
                  epochs=1, timeout=60.0, return_ids=False, pad=False, max_retries=5, rank=None, world=None,
-                 epoch_len=None, p=None, k=None):
+                 epoch_len=None, p=None, k=None, pin_memory=False):
         super().__init__()
         # Read here, in the trainer's process: DataLoader workers started by spawn
         # do not inherit the process group.
@@ -124,6 +133,7 @@ class StreamDataset(IterableDataset):
         self.epochs, self.timeout, self.return_ids, self.pad = epochs, timeout, return_ids, bool(pad)
         self.max_retries = max_retries
         self.epoch_len, self.p, self.k = epoch_len, p, k
+        self.pin_memory = bool(pin_memory)
         self._resume = 0  # batches of this rank already consumed, counted from (epoch, start 0)
         self._delivered = 0  # batches delivered to the trainer so far, same origin
         self._streams = None  # sub-streams per rank the counts refer to (DataLoader workers, or 1)
@@ -194,12 +204,18 @@ class StreamDataset(IterableDataset):
         # next batch from the sub-stream an uninterrupted run would have.
         sub = (w + n % k) % k
         done = max(0, (n - sub + k - 1) // k)  # batches of sub-stream `sub` among the first n
-        for item in self._read(self.rank * k + sub, self.world * k, done, shared=not in_main):
+        if not in_main:
+            memory = "shared"
+        elif self.pin_memory and torch.cuda.is_available():
+            memory = "pinned"
+        else:
+            memory = "plain"
+        for item in self._read(self.rank * k + sub, self.world * k, done, memory):
             if in_main:
                 self._delivered += 1
             yield item
 
-    def _read(self, rank, world, done, shared):
+    def _read(self, rank, world, done, memory):
         """Yields the batches of sub-stream (rank, world) after its first `done`, reconnecting on a cut."""
         per_epoch = None  # this sub-stream's batches per epoch, once the server has said
         failures = 0
@@ -223,7 +239,7 @@ class StreamDataset(IterableDataset):
                 conn, resp = self._get(server, "/v1/stream", query)
                 per_epoch = _header_int(resp, "X-Facestream-Batches-Per-Epoch")
                 decode = _arrow_batches if self.format == "arrow" else _npy_batches
-                for images, labels, ids in decode(resp, shared):
+                for images, labels, ids in decode(resp, memory):
                     done += 1
                     failures = 0
                     labels = labels.long()
@@ -343,19 +359,34 @@ class StreamLoader(DataLoader):
     from worker processes. Other DataLoader arguments (``pin_memory``,
     ``prefetch_factor``, ``timeout``...) pass through; persistent workers do not
     fit a stream that restarts from the resume point each time and are refused.
+
+    ``read_ahead=n`` (with ``num_workers=0``) reads the stream in a thread of the
+    trainer's process, up to n batches ahead, instead of in worker processes: the
+    socket's bytes land once in the batch tensor (page-locked with ``pin_memory=True``
+    and CUDA), with no shared-memory segment, no hand-over between processes and no
+    pinning copy, at a fraction of the workers' CPU per batch. The thread waits in
+    the socket with the GIL released; the server does the decoding, so one reader
+    keeps up with it. ``state_dict()`` still counts only the batches delivered.
     """
 
-    def __init__(self, dataset, num_workers=0, **kwargs):
+    def __init__(self, dataset, num_workers=0, read_ahead=0, **kwargs):
         if not isinstance(dataset, StreamDataset):
             raise TypeError(f"StreamLoader reads a StreamDataset, not {type(dataset).__name__}")
         if kwargs.get("persistent_workers"):
             raise ValueError("StreamLoader does not support persistent_workers")
         if kwargs.pop("batch_size", None) is not None:
             raise ValueError("the server forms the batches: set batch_size on the StreamDataset")
+        if read_ahead < 0 or (read_ahead and num_workers):
+            raise ValueError(f"read_ahead={read_ahead} with num_workers={num_workers}: read ahead in a thread "
+                             "(num_workers=0) or in worker processes, not both")
         super().__init__(dataset, batch_size=None, num_workers=num_workers, **kwargs)
+        self.read_ahead = read_ahead
 
     def __iter__(self):
         ds = self.dataset
+        if self.read_ahead:
+            yield from self._read_ahead()
+            return
         if self.num_workers == 0:  # the dataset runs here and counts for itself
             yield from super().__iter__()
             return
@@ -363,6 +394,64 @@ class StreamLoader(DataLoader):
         for batch in super().__iter__():
             ds._delivered += 1
             yield batch
+
+    def _read_ahead(self):
+        """The dataset's one sub-stream, read by a thread up to read_ahead batches ahead."""
+        ds = self.dataset
+        ds._begin(1)
+        pinned = (ds.pin_memory or self.pin_memory) and torch.cuda.is_available()
+        batches = ds._read(ds.rank, ds.world, ds._resume, "pinned" if pinned else "plain")
+        ahead = queue.Queue(self.read_ahead)
+        stop = threading.Event()
+
+        def read():
+            try:
+                for batch in batches:
+                    if not _put(ahead, batch, stop):
+                        return
+                _put(ahead, _END, stop)
+            except BaseException as err:  # handed to the trainer, raised there
+                _put(ahead, _Failed(err), stop)
+            finally:
+                batches.close()  # the connection, once the batch being read has come or the read failed
+
+        reader = threading.Thread(target=read, name="facestream-read-ahead", daemon=True)
+        reader.start()
+        item = None
+        try:
+            while True:
+                item = ahead.get()
+                if item is _END:
+                    return
+                if isinstance(item, _Failed):
+                    raise item.error
+                ds._delivered += 1
+                yield item
+        finally:
+            stop.set()
+            if item is _END or isinstance(item, _Failed):
+                reader.join()  # it is finishing; a trainer that stopped early does not wait for its last read
+
+
+_END = object()  # the stream's end, from the read-ahead thread
+
+
+class _Failed:
+    """An exception of the read-ahead thread, for the trainer's thread to raise."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _put(q, item, stop):
+    """Puts item in q unless stop is set first; False when stopped."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 class _RetryableStatus(Exception):
@@ -396,28 +485,63 @@ def _header_int(resp, name):
         raise StreamError(f"response lacks a valid {name} header: {value!r}") from None
 
 
-def _alloc(shape, dtype, shared):
-    """A tensor to read into; in a DataLoader worker it is allocated in shared memory
-    so that passing it to the trainer's process copies nothing."""
-    t = torch.empty(shape, dtype=dtype)
-    return t.share_memory_() if shared else t
+def _alloc(shape, dtype, memory):
+    """A tensor to read into, in `memory`: "shared" in a DataLoader worker, so that passing it to
+    the trainer's process copies nothing; "pinned" (page-locked) for a non-blocking copy to the GPU;
+    else "plain"."""
+    if memory == "pinned":
+        return torch.empty(shape, dtype=dtype, pin_memory=True)  # from torch's caching host allocator
+    if memory == "shared":
+        # Straight into a new shared segment; share_memory_() would allocate, then copy the
+        # (empty) bytes over.
+        nbytes = int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size()
+        return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes), 0, shape)
+    return torch.empty(shape, dtype=dtype)
 
 
 _TORCH_DTYPES = {np.dtype("uint8"): torch.uint8, np.dtype("<i4"): torch.int32, np.dtype("<i8"): torch.int64}
 
 
-def _read_npy(fp, shared=False):
-    """Reads one NPY v1.0 array from fp into a fresh tensor with a single readinto."""
-    try:
-        version = npy_format.read_magic(fp)
-        if version != (1, 0):
-            raise StreamError(f"NPY version {version} in stream, want (1, 0)")
-        shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
-    except ValueError as err:  # numpy's words for a short read, or a garbled header
-        raise TruncatedStream(f"NPY header: {err}") from err
-    if fortran or dtype not in _TORCH_DTYPES:
-        raise StreamError(f"unexpected NPY array in stream: dtype {dtype}, fortran_order {fortran}")
-    t = _alloc(shape, _TORCH_DTYPES[dtype], shared)
+_NPY_MAGIC = npy_format.magic(1, 0)
+_NPY_HEADERS = {}  # header text -> (shape, torch dtype): a stream repeats a handful of headers
+_NPY_HEADERS_MAX = 64
+
+
+def _npy_header(fp):
+    """Reads an NPY v1.0 header: (shape, torch dtype). numpy parses a header with Python's tokenizer,
+    which cost more CPU than the image bytes; each distinct header is parsed once."""
+    prefix = _read_exactly(fp, len(_NPY_MAGIC) + 2, "NPY header")
+    if prefix[:len(_NPY_MAGIC)] != _NPY_MAGIC:
+        if prefix[:6] == _NPY_MAGIC[:6]:
+            raise StreamError(f"NPY version {tuple(prefix[6:8])} in stream, want (1, 0)")
+        raise TruncatedStream(f"NPY header: bad magic {bytes(prefix[:6])!r}")
+    header = _read_exactly(fp, int.from_bytes(prefix[-2:], "little"), "NPY header")
+    parsed = _NPY_HEADERS.get(header)
+    if parsed is None:
+        try:
+            shape, fortran, dtype = npy_format.read_array_header_1_0(io.BytesIO(prefix[-2:] + header))
+        except ValueError as err:  # a garbled header
+            raise TruncatedStream(f"NPY header: {err}") from err
+        if fortran or dtype not in _TORCH_DTYPES:
+            raise StreamError(f"unexpected NPY array in stream: dtype {dtype}, fortran_order {fortran}")
+        if len(_NPY_HEADERS) >= _NPY_HEADERS_MAX:
+            _NPY_HEADERS.clear()
+        parsed = _NPY_HEADERS[header] = (shape, _TORCH_DTYPES[dtype])
+    return parsed
+
+
+def _read_exactly(fp, n, what):
+    data = fp.read(n)
+    if len(data) != n:
+        raise TruncatedStream(f"{what}: {len(data)} of {n} bytes")
+    return data
+
+
+def _read_npy(fp, memory="plain"):
+    """Reads one NPY v1.0 array from fp into a fresh tensor in `memory` (see _alloc), the bytes
+    going from the socket straight into the tensor."""
+    shape, dtype = _npy_header(fp)
+    t = _alloc(shape, dtype, memory)
     view = memoryview(t.numpy()).cast("B")
     got = 0
     while got < len(view):
@@ -428,10 +552,10 @@ def _read_npy(fp, shared=False):
     return t
 
 
-def _npy_batches(fp, shared):
+def _npy_batches(fp, memory):
     """Yields (images, labels, ids) from an NPY stream; returns at its end marker."""
     while True:
-        images = _read_npy(fp, shared)
+        images = _read_npy(fp, memory)
         if images.dim() == 1:  # end marker [batches_sent, images_sent]
             return
         if images.dim() != 4 or images.dtype != torch.uint8:
@@ -443,7 +567,7 @@ def _npy_batches(fp, shared):
         yield images, labels, ids
 
 
-def _arrow_batches(fp, shared):
+def _arrow_batches(fp, memory):
     """Yields (images, labels, ids) from an Arrow IPC stream of the facestream schema."""
     reader = pa_ipc.open_stream(fp)
     meta = reader.schema.metadata or {}
@@ -456,8 +580,8 @@ def _arrow_batches(fp, shared):
         if isinstance(column, pa.ExtensionArray):  # arrow.fixed_shape_tensor, when pyarrow knows it
             column = column.storage
         pixels = column.flatten().to_numpy(zero_copy_only=True).reshape((len(batch),) + shape)
-        if shared:
-            images = _alloc(pixels.shape, torch.uint8, True)
+        if memory != "plain":  # one copy, out of Arrow's buffer into shared or page-locked memory
+            images = _alloc(pixels.shape, torch.uint8, memory)
             images.numpy()[...] = pixels
         else:
             with warnings.catch_warnings():  # Arrow memory is read-only; the tensor shares it

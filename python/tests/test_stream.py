@@ -242,10 +242,10 @@ class StreamTest(unittest.TestCase):
             self.assertTrue(torch.equal(gi, wi), "same position, different pixels")
             self.assertTrue(torch.equal(gl, wl))
 
-    def resume_after(self, n, num_workers, **kw):
+    def resume_after(self, n, num_workers, read_ahead=0, **kw):
         """Reads n batches, saves the state, and resumes in a fresh dataset."""
         first = self.dataset(**kw)
-        loader = facestream.StreamLoader(first, num_workers=num_workers)
+        loader = facestream.StreamLoader(first, num_workers=num_workers, read_ahead=read_ahead)
         head = []
         for batch in loader:
             head.append(batch)
@@ -255,12 +255,34 @@ class StreamTest(unittest.TestCase):
         del loader
         second = self.dataset(**kw)
         second.load_state_dict(state)
-        return head, collect(facestream.StreamLoader(second, num_workers=num_workers)), state
+        return head, collect(facestream.StreamLoader(second, num_workers=num_workers, read_ahead=read_ahead)), state
 
     def test_resume_in_process(self):
         head, tail, state = self.resume_after(3, 0)
         self.assertEqual(state["batches"], 3)
         self.assertSameBatches(head + tail, self.reference)
+
+    def test_read_ahead_streams_the_plan(self):
+        loader = facestream.StreamLoader(self.dataset(), read_ahead=3)
+        self.assertSameBatches(collect(loader), self.reference)
+        self.assertFalse([t for t in threading.enumerate() if t.name == "facestream-read-ahead"], "reader left running")
+
+    def test_resume_with_read_ahead_counts_delivered_batches(self):
+        head, tail, state = self.resume_after(3, 0, read_ahead=4)
+        self.assertEqual((state["batches"], state["streams"]), (3, 1))  # not the batches read ahead
+        self.assertSameBatches(head + tail, self.reference)
+
+    def test_read_ahead_raises_the_streams_error(self):
+        proxy = CuttingProxy(URL, after=10, cuts=100)
+        try:
+            with self.assertRaisesRegex(facestream.StreamError, "failed 2 times"):
+                collect(facestream.StreamLoader(self.dataset(proxy.url, max_retries=1), read_ahead=2))
+        finally:
+            proxy.close()
+
+    def test_read_ahead_is_not_for_workers(self):
+        with self.assertRaisesRegex(ValueError, "not both"):
+            facestream.StreamLoader(self.dataset(), num_workers=2, read_ahead=2)
 
     def test_resume_with_workers_mid_round(self):
         whole = collect(facestream.StreamLoader(self.dataset(), num_workers=2))

@@ -31,7 +31,7 @@ def batch(b, seed):
 class NpyParserTest(unittest.TestCase):
     def test_round_trip(self):
         want = [batch(3, 1), batch(3, 2)]
-        got = list(stream._npy_batches(io.BufferedReader(io.BytesIO(npy_stream(want))), shared=False))
+        got = list(stream._npy_batches(io.BufferedReader(io.BytesIO(npy_stream(want))), memory="plain"))
         self.assertEqual(len(got), 2)
         for (gi, gl, gd), (wi, wl, wd) in zip(got, want):
             np.testing.assert_array_equal(gi.numpy(), wi)
@@ -39,20 +39,32 @@ class NpyParserTest(unittest.TestCase):
             np.testing.assert_array_equal(gd.numpy(), wd)
 
     def test_shared_memory_buffers(self):
-        got = next(stream._npy_batches(io.BytesIO(npy_stream([batch(2, 3)])), shared=True))
+        got = next(stream._npy_batches(io.BytesIO(npy_stream([batch(2, 3)])), memory="shared"))
         self.assertTrue(got[0].is_shared())
+
+    def test_pinned_memory_buffers(self):
+        if not torch.cuda.is_available():
+            self.skipTest("page-locked memory needs CUDA")
+        got = next(stream._npy_batches(io.BytesIO(npy_stream([batch(2, 3)])), memory="pinned"))
+        self.assertTrue(got[0].is_pinned())
+
+    def test_other_npy_versions_are_refused(self):
+        data = bytearray(npy_stream([batch(2, 1)]))
+        data[6] = 2  # version 2.0: a 4-byte header length the server never writes
+        with self.assertRaisesRegex(facestream.StreamError, "NPY version"):
+            list(stream._npy_batches(io.BytesIO(bytes(data)), memory="plain"))
 
     def test_every_truncation_is_detected(self):
         data = npy_stream([batch(2, 1), batch(2, 2)])
         for cut in range(0, len(data), 7):
             with self.subTest(cut=cut), self.assertRaises(stream.TruncatedStream):
-                list(stream._npy_batches(io.BytesIO(data[:cut]), shared=False))
+                list(stream._npy_batches(io.BytesIO(data[:cut]), memory="plain"))
 
     def test_wrong_arrays_are_refused(self):
         images, labels, ids = batch(3, 1)
         for bad in ((images.astype(np.float32), labels, ids), (images, labels[:2], ids)):
             with self.subTest(dtype=bad[0].dtype, labels=len(bad[1])), self.assertRaises(facestream.StreamError):
-                list(stream._npy_batches(io.BytesIO(npy_stream([bad])), shared=False))
+                list(stream._npy_batches(io.BytesIO(npy_stream([bad])), memory="plain"))
 
 
 class ToDeviceTest(unittest.TestCase):
