@@ -147,9 +147,7 @@ func (s *Store) Upload(ctx context.Context, dir string, loc Location) error {
 
 func (s *Store) put(ctx context.Context, dir string, loc Location, rel string) error {
 	_, err := s.client.FPutObject(ctx, loc.Bucket, loc.Key(rel), filepath.Join(dir, filepath.FromSlash(rel)),
-		// Content-MD5 checks each part; the files' sha256 is checked on every fetch, so parts are not
-		// signed chunk by chunk (which some S3-compatible stores keep in the object's bytes).
-		minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: true, DisableContentSha256: true})
+		putOptions())
 	if err != nil {
 		return fmt.Errorf("put %s/%s: %w", loc, rel, err)
 	}

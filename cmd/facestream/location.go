@@ -114,3 +114,27 @@ func joinLocation(location, rel string) string {
 	}
 	return filepath.Join(location, rel)
 }
+
+// workMirror keeps a work folder on object storage in step with its local copy; for a local work
+// folder it does nothing.
+type workMirror interface {
+	Pull(ctx context.Context) error
+	Push(ctx context.Context) error
+}
+
+type localWork struct{}
+
+func (localWork) Pull(context.Context) error { return nil }
+func (localWork) Push(context.Context) error { return nil }
+
+// work returns the local folder the offline stages use for the work folder location, and its
+// mirror: an s3:// work folder, shared by jobs on several machines, is pulled before a stage and
+// pushed after it. Stage records name their folder, so every job must use the same --cache-dir.
+func (st *storage) work(location string) (string, workMirror, error) {
+	loc, ok, err := st.remote(location)
+	if err != nil || !ok {
+		return location, localWork{}, err
+	}
+	dir := st.cache.Staging(loc)
+	return dir, objstore.NewMirror(st.store, loc, dir), nil
+}

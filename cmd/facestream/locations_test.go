@@ -7,7 +7,7 @@ import (
 )
 
 // TestURLLocationsAreRefused: a location with a scheme other than s3:// (and an s3:// one where
-// it is not supported) is refused by every command that reads or writes a dataset, before
+// a file, not a dataset, is named) is refused by every command that reads or writes a dataset, before
 // anything is written (filepath would take gs://b/ds for the folder gs:).
 func TestURLLocationsAreRefused(t *testing.T) {
 	t.Chdir(t.TempDir())
@@ -22,7 +22,7 @@ func TestURLLocationsAreRefused(t *testing.T) {
 		{runExport, []string{"ds", "--parquet", "s3://bucket/x.parquet"}},
 		{runOffline, []string{"run", "gs://bucket/raw", "--out", "eq", "--model", "m.onnx"}},
 		{runOffline, []string{"run", "raw", "--out", "gs://bucket/eq", "--model", "m.onnx"}},
-		{runOffline, []string{"embed", "raw", "--out", "eq", "--work", "s3://bucket/work", "--model", "m.onnx"}},
+		{runOffline, []string{"embed", "raw", "--out", "eq", "--work", "gs://bucket/work", "--model", "m.onnx"}},
 		{runServe, []string{"gs://bucket/ds"}},
 	} {
 		err := tc.run(tc.args)

@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/objstore"
 	"github.com/facestream/facestream/offline"
 	"github.com/facestream/facestream/offline/report"
@@ -51,6 +50,13 @@ func runOffline(args []string) (err error) {
 		return err
 	}
 	p.Out = out
+	var mirror workMirror
+	if p.Work, mirror, err = st.work(p.Work); err != nil {
+		return err
+	}
+	if err := mirror.Pull(ctx); err != nil {
+		return err
+	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		p.Progress = os.Stderr
 	}
@@ -71,6 +77,9 @@ func runOffline(args []string) (err error) {
 		err = p.Augment(part)
 	case "equalize":
 		err = p.Equalize()
+	}
+	if err == nil {
+		err = mirror.Push(ctx)
 	}
 	if err != nil || (stage != "run" && stage != "equalize") {
 		return err
@@ -143,8 +152,10 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 			return "", nil, part, nil, err
 		}
 	}
-	if err := arrowio.CheckLocal(*work); err != nil {
-		return "", nil, part, nil, fmt.Errorf("--work: %w (a work folder on object storage is not supported yet: give a local or shared folder)", err)
+	if *work != "" {
+		if _, _, err := objstore.Parse(*work); err != nil {
+			return "", nil, part, nil, fmt.Errorf("--work: %w", err)
+		}
 	}
 	cfg := offline.DefaultConfig()
 	if *configPath != "" {

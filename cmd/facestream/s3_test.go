@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/internal/s3test"
 	"github.com/facestream/facestream/loader"
+	"github.com/facestream/facestream/objstore"
 )
 
 // testStorage is what --cache-dir DIR gives a command.
@@ -143,5 +145,41 @@ func TestOfflineS3(t *testing.T) {
 	}
 	if m.Source != raw {
 		t.Errorf("manifest source %q, want %q", m.Source, raw)
+	}
+
+	// The stages split over "machines" that share only the bucket: each job starts with an empty
+	// cache (at the same path, as the same pod spec gives every job) and the work folder is on s3.
+	cache, eqParts := filepath.Join(t.TempDir(), "job-cache"), "s3://"+s3test.Bucket+"/eq-parts"
+	for _, job := range [][]string{
+		{"embed", "--part", "0/2"}, {"embed", "--part", "1/2"},
+		{"select", "--part", "0/2"}, {"select", "--part", "1/2"}, {"select"},
+		{"augment", "--part", "0/2"}, {"augment", "--part", "1/2"},
+		{"equalize"},
+	} {
+		if err := os.RemoveAll(cache); err != nil {
+			t.Fatal(err)
+		}
+		runFacestream(t, env, append([]string{"offline", job[0], raw, "--out", eqParts, "--work", "s3://" + s3test.Bucket + "/work",
+			"--model", filepath.Join(data, "models", "premodel.onnx"), "--cache-dir", cache}, job[1:]...)...)
+	}
+	parts, releaseParts, err := st.fetch(ctx, eqParts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseParts()
+	if got := datasetHashes(t, parts); !slices.Equal(got, want) {
+		t.Errorf("offline parts with an s3 work folder wrote other bytes than a single local run")
+	}
+	workLoc, _, err := st.remote("s3://" + s3test.Bucket + "/work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled := t.TempDir()
+	if err := objstore.NewMirror(st.store, workLoc, pulled).Pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	records, err := os.ReadDir(filepath.Join(pulled, "stages"))
+	if err != nil || len(records) < 7 { // embed ×2, select ×3, augment ×2 (+ equalize)
+		t.Errorf("the s3 work folder holds %d stage records (%v), want every job's", len(records), err)
 	}
 }
