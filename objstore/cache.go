@@ -114,6 +114,12 @@ func (c *Cache) Fetch(ctx context.Context, s *Store, loc Location) (f *Fetched, 
 		return f, err
 	}
 	files := append([]arrowio.FileInfo{m.Classes}, m.Shards...)
+	var total int64
+	for _, file := range files {
+		total += file.Bytes
+	}
+	// A large cold fetch takes a while before anything else is said: say what it is doing.
+	c.log.Info("fetching dataset into the cache", "dataset", loc.String(), "files", len(files), "MiB", total>>20, "cache", c.dir)
 	var downloaded, bytes atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(transfers)
