@@ -219,7 +219,7 @@ func (s *session) writeEqualized(eq *equalized, embedded []*record, selRec *reco
 		return nil, err
 	}
 	man := s.ds.Manifest()
-	w, err := arrowio.Create(s.out, arrowio.WriterOptions{Kind: arrowio.KindEqualized, Source: s.dataset, Force: true,
+	w, err := arrowio.Create(s.out, arrowio.WriterOptions{Kind: arrowio.KindEqualized, Source: s.source, Force: true,
 		ImageHeight: man.ImageHeight, ImageWidth: man.ImageWidth})
 	if err != nil {
 		return nil, err

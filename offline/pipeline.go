@@ -6,6 +6,7 @@
 package offline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type Pipeline struct {
 	// task ("S2 embed", "S3 augment"). It is called from one goroutine at a time.
 	Progress func(task, unit string, done, total int)
 	Force    bool // replace a dataset in Out that an offline run of Dataset did not write
+	// DatasetName is how the outputs name the raw dataset (its s3:// location when Dataset is a
+	// local copy of it); "" → Dataset's absolute path.
+	DatasetName string
 }
 
 // Run runs every stage on the whole dataset, skipping those already done.
@@ -85,6 +89,7 @@ type session struct {
 	cfg       Config
 	ds        *arrowio.Dataset
 	dataset   string // raw dataset folder, absolute
+	source    string // how the outputs name it: Pipeline.DatasetName or dataset
 	out, work string // absolute
 	stages    *stages
 	log       *slog.Logger
@@ -121,13 +126,14 @@ func (p *Pipeline) session(ctx context.Context, fn func(s *session) error) (err 
 	if s.dataset, err = filepath.Abs(p.Dataset); err != nil {
 		return fmt.Errorf("dataset folder: %w", err)
 	}
+	s.source = cmp.Or(p.DatasetName, s.dataset)
 	if s.dataset == s.out {
 		return fmt.Errorf("output folder %s is the raw dataset itself", p.Out)
 	}
 	if err := checkWorkFolder(s.work, s.out, s.dataset); err != nil {
 		return fmt.Errorf("%w: give another (the default is %s)", err, filepath.Join(p.Out, ".work"))
 	}
-	if err := checkOutput(s.out, s.dataset, p.Force); err != nil {
+	if err := checkOutput(s.out, s.source, p.Force); err != nil {
 		return err
 	}
 	s.ds, err = arrowio.Open(s.dataset)

@@ -23,7 +23,7 @@ const (
 
 // buildReport gathers what every stage did into report.Report.
 func (s *session) buildReport(eq *equalized, selRec *record, embedded, augRecs []*record, eqSeconds float64) (*report.Report, error) {
-	r := &report.Report{Dataset: s.dataset, Output: s.out, Model: s.cfg.Model, Created: time.Now().UTC().Truncate(time.Second)}
+	r := &report.Report{Dataset: s.source, Output: s.out, Model: s.cfg.Model, Created: time.Now().UTC().Truncate(time.Second)}
 	sel := eq.sel
 	raw := make([]float64, s.ds.NumClasses())
 	for c, cl := range s.ds.Classes() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -60,6 +61,7 @@ func runAugmentPreview(args []string) (err error) {
 	draws := fs.Int("draws", 6, "augmented draws per photo (grid columns after the plain one)")
 	seed := fs.Uint64("seed", 0, "augmentation seed")
 	size := fs.Int("size", 112, "output image height and width")
+	st := addStorageFlags(fs)
 	pos, err := parseExact(fs, args, "DATASET")
 	if err != nil {
 		return err
@@ -78,7 +80,7 @@ func runAugmentPreview(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	ds, err := arrowio.Open(pos[0])
+	ds, err := st.open(context.Background(), pos[0])
 	if err != nil {
 		return err
 	}

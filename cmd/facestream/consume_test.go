@@ -16,6 +16,12 @@ func serveForTest(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveDataset(t, ds)
+}
+
+// serveDataset serves an open dataset on a free loopback port until the test ends, then closes it.
+func serveDataset(t *testing.T, ds *arrowio.Dataset) string {
+	t.Helper()
 	srv, err := loader.NewServer(ds, loader.Config{Height: 16, Width: 16, Workers: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +16,7 @@ func runExport(args []string) (err error) {
 	fs := newFlags("export", "DS [--parquet FILE] [--rec FILE.rec]")
 	parquetPath := fs.String("parquet", "", "write a Parquet file (zstd, the shard schema)")
 	recPath := fs.String("rec", "", "write an InsightFace RecordIO set (FILE.rec and FILE.idx)")
+	st := addStorageFlags(fs)
 	pos, err := parseExact(fs, args, "DS")
 	if err != nil {
 		return err
@@ -28,7 +30,7 @@ func runExport(args []string) (err error) {
 			return err
 		}
 	}
-	ds, err := arrowio.Open(pos[0])
+	ds, err := st.open(context.Background(), pos[0])
 	if err != nil {
 		return err
 	}

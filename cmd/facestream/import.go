@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
@@ -22,6 +21,7 @@ func runImport(args []string) error {
 	maxPixels := fs.Int64("max-pixels", augment.DefaultMaxPixels, "quarantine photos larger than this many pixels (width × height): decompression bombs")
 	imageCol := fs.String("image-col", "image", "Parquet: column of encoded image bytes")
 	labelCol := fs.String("label-col", "", "Parquet: integer label or string identity column (default: label, else identity)")
+	st := addStorageFlags(fs)
 	pos, err := parseExact(fs, args, "FORMAT", "SRC")
 	if err != nil {
 		return err
@@ -30,15 +30,26 @@ func runImport(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--out is required")
 	}
-	for _, location := range []string{pos[1], *out} {
-		if err := arrowio.CheckLocal(location); err != nil {
-			return err
-		}
+	if err := arrowio.CheckLocal(pos[1]); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if err := st.checkNoDataset(ctx, *out, *force); err != nil {
+		return err
+	}
+	dir, publish, err := st.output(*out)
+	if err != nil {
+		return err
+	}
+	if dir != *out {
+		// A staging folder holds what an earlier import left; this one starts afresh.
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clear staging folder: %w", err)
+		}
+	}
 	opts := ingest.Options{
-		Format: pos[0], Source: pos[1], Out: *out, Force: *force, Verify: *verify, Workers: *workers, MaxPixels: *maxPixels,
+		Format: pos[0], Source: pos[1], Out: dir, Force: *force, Verify: *verify, Workers: *workers, MaxPixels: *maxPixels,
 		ImageColumn: *imageCol, LabelColumn: *labelCol,
 	}
 	report, finish := terminalProgress()
@@ -50,10 +61,13 @@ func runImport(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := publish(ctx); err != nil {
+		return err
+	}
 	fmt.Printf("imported %d photos of %d identities from %s into %s in %.1fs (%.0f img/s)\n",
 		rep.Samples, rep.Identities, rep.Source, *out, rep.Seconds, rep.ImagesPerSecond)
 	fmt.Printf("quarantined %d, duplicates %d, empty identities %d: see %s\n",
-		len(rep.Quarantined), len(rep.Duplicates), len(rep.EmptyIdentities), filepath.Join(*out, ingest.ReportName))
+		len(rep.Quarantined), len(rep.Duplicates), len(rep.EmptyIdentities), joinLocation(*out, ingest.ReportName))
 	const shown = 5
 	for _, q := range rep.Quarantined[:min(shown, len(rep.Quarantined))] {
 		fmt.Printf("  quarantined %s: %s\n", q.Source, q.Reason)

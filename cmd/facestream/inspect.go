@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,11 +46,12 @@ func inspect(stdout io.Writer, args []string) (err error) {
 	fs := newFlags("inspect", "DS [--json] [--verify]")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	verify := fs.Bool("verify", false, "check every shard's sha256 against the manifest")
+	st := addStorageFlags(fs)
 	pos, err := parseExact(fs, args, "DS")
 	if err != nil {
 		return err
 	}
-	ds, err := arrowio.Open(pos[0])
+	ds, err := st.open(context.Background(), pos[0])
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/objstore"
 	"github.com/facestream/facestream/offline"
 	"github.com/facestream/facestream/offline/report"
 )
@@ -27,16 +28,37 @@ const offlineUsage = `{run|embed|select|augment|equalize} ` + offlineArgs + `
   equalize  S4: quotas and weights, the equalized dataset and its report; merges the augment parts`
 
 // runOffline runs the offline stages S2–S4 of a raw dataset.
-func runOffline(args []string) error {
-	stage, p, part, err := parseOffline(args)
+func runOffline(args []string) (err error) {
+	stage, p, part, st, err := parseOffline(args)
 	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	datasetName, outName := p.Dataset, p.Out
+	dir, release, err := st.fetch(ctx, p.Dataset)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, release()) }()
+	if dir != datasetName {
+		p.Dataset, p.DatasetName = dir, datasetName
+	}
+	out, publish, err := st.output(p.Out)
+	if err != nil {
+		return err
+	}
+	p.Out = out
+	var mirror workMirror
+	if p.Work, mirror, err = st.work(p.Work); err != nil {
+		return err
+	}
+	if err := mirror.Pull(ctx); err != nil {
 		return err
 	}
 	var finish func()
 	p.Progress, finish = terminalProgress()
 	// No signal handler: an interrupt kills the process at once, which is safe because every stage
 	// output is written atomically and a rerun picks up after the last finished stage.
-	ctx := context.Background()
 	switch stage {
 	case "run":
 		err = p.Run(ctx)
@@ -54,21 +76,30 @@ func runOffline(args []string) error {
 		err = p.Equalize(ctx)
 	}
 	finish()
+	if err == nil {
+		err = mirror.Push(ctx)
+	}
 	if err != nil || (stage != "run" && stage != "equalize") {
 		return err
+	}
+	if err := publish(ctx); err != nil {
+		return err
+	}
+	if out != outName {
+		fmt.Printf("uploaded %s to %s\n", out, outName)
 	}
 	return printSummary(os.Stdout, p.Out)
 }
 
 // parseOffline reads the stage, the dataset and the flags: the config file first, then the flags
 // that were given, each over the one parameter it names.
-func parseOffline(args []string) (stage string, p *offline.Pipeline, part offline.Part, err error) {
+func parseOffline(args []string) (stage string, p *offline.Pipeline, part offline.Part, st *storage, err error) {
 	if len(args) == 0 || (args[0] != "run" && args[0] != "embed" && args[0] != "select" && args[0] != "augment" && args[0] != "equalize") {
 		fmt.Fprintf(os.Stderr, "usage: facestream offline %s\n\nflags: facestream offline STAGE -h\n", offlineUsage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return "", nil, part, flag.ErrHelp
+			return "", nil, part, nil, flag.ErrHelp
 		}
-		return "", nil, part, fmt.Errorf("want a stage: run, embed, select, augment or equalize")
+		return "", nil, part, nil, fmt.Errorf("want a stage: run, embed, select, augment or equalize")
 	}
 	stage = args[0]
 	fs := newFlags("offline "+stage, offlineArgs)
@@ -76,6 +107,7 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 	configPath := fs.String("config", "", "YAML file with every parameter (see examples/pipeline.yaml); flags override it")
 	work := fs.String("work", "", "folder for stage outputs and records (default EQ/.work)")
 	force := fs.Bool("force", false, "replace a dataset in --out that an offline run of DS did not write")
+	st = addStorageFlags(fs)
 	partFlag := fs.String("part", "0/1", "embed, select, augment: the identity range i/N this job handles, or auto/N: i from $JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or $SLURM_ARRAY_TASK_ID (Slurm array 0-(N-1)) (select: its nearest-centre check; run select alone after)")
 	overrides := map[string]func(c *offline.Config, v string) error{}
 	override := func(name, usage string, set func(c *offline.Config, v string) error) {
@@ -107,21 +139,26 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 
 	pos, err := parseExact(fs, args[1:], "DS")
 	if err != nil {
-		return "", nil, part, err
+		return "", nil, part, nil, err
 	}
 	if *out == "" {
 		fs.Usage()
-		return "", nil, part, fmt.Errorf("--out is required")
+		return "", nil, part, nil, fmt.Errorf("--out is required")
 	}
-	for _, location := range []string{pos[0], *out, *work} {
-		if err := arrowio.CheckLocal(location); err != nil {
-			return "", nil, part, err
+	for _, location := range []string{pos[0], *out} {
+		if _, _, err := objstore.Parse(location); err != nil {
+			return "", nil, part, nil, err
+		}
+	}
+	if *work != "" {
+		if _, _, err := objstore.Parse(*work); err != nil {
+			return "", nil, part, nil, fmt.Errorf("--work: %w", err)
 		}
 	}
 	cfg := offline.DefaultConfig()
 	if *configPath != "" {
 		if cfg, err = offline.LoadConfig(*configPath); err != nil {
-			return "", nil, part, err
+			return "", nil, part, nil, err
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -132,18 +169,18 @@ func parseOffline(args []string) (stage string, p *offline.Pipeline, part offlin
 		}
 	})
 	if err != nil {
-		return "", nil, part, err
+		return "", nil, part, nil, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return "", nil, part, err
+		return "", nil, part, nil, err
 	}
 	if part, err = offline.ResolvePart(*partFlag, os.Getenv); err != nil {
-		return "", nil, part, err
+		return "", nil, part, nil, err
 	}
 	if part.Count > 1 && stage != "embed" && stage != "select" && stage != "augment" {
-		return "", nil, part, fmt.Errorf("--part splits embed, select's nearest-centre check and augment; equalize merges the parts")
+		return "", nil, part, nil, fmt.Errorf("--part splits embed, select's nearest-centre check and augment; equalize merges the parts")
 	}
-	return stage, &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg, Force: *force}, part, nil
+	return stage, &offline.Pipeline{Dataset: pos[0], Out: *out, Work: *work, Config: cfg, Force: *force}, part, st, nil
 }
 
 func boolSetter(field func(c *offline.Config) *bool) func(c *offline.Config, v string) error {

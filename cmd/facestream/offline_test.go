@@ -14,7 +14,7 @@ func TestParseOffline(t *testing.T) {
 	if err := os.WriteFile(config, []byte("model: m.onnx\nselect: {t: p10, keep_min: 2}\nequalize: {policy: sqrt}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stage, p, part, err := parseOffline([]string{"augment", "DS", "--out", "EQ", "--config", config, "--keep-min", "5",
+	stage, p, part, _, err := parseOffline([]string{"augment", "DS", "--out", "EQ", "--config", config, "--keep-min", "5",
 		"--part", "1/3", "--robust", "true", "--b", "p90"})
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestParseOffline(t *testing.T) {
 		{[]string{"run", "DS", "--out", "EQ", "--config", "/nonexistent.yaml"}, "read config"},
 	}
 	for _, tc := range bad {
-		if _, _, _, err := parseOffline(tc.args); err == nil || !strings.Contains(err.Error(), tc.err) {
+		if _, _, _, _, err := parseOffline(tc.args); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("parseOffline(%q) = %v, want an error containing %q", tc.args, err, tc.err)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,13 +36,14 @@ func writePlan(stdout io.Writer, args []string) (err error) {
 	epochLen := fs.Int("epoch-len", 0, "weighted mode: draws per epoch (default: number of samples)")
 	p := fs.Int("p", 0, "pk mode: identities per batch")
 	k := fs.Int("k", 0, "pk mode: photos per identity")
+	st := addStorageFlags(fs)
 	pos, err := parseExact(fs, args, "DS")
 	if err != nil {
 		return err
 	}
 	dir := pos[0]
 
-	ds, err := arrowio.Open(dir)
+	ds, err := st.open(context.Background(), dir)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/internal/cpuset"
 	"github.com/facestream/facestream/loader"
@@ -38,6 +37,7 @@ func runServe(args []string) (err error) {
 	seed := fs.Uint64("seed-default", 0, "seed of a request that names none")
 	stall := fs.Duration("stall-timeout", def.StallTimeout, "close a stream whose client has read nothing for this long (it resumes where it was)")
 	maxPixels := fs.Int64("max-pixels", def.MaxPixels, "largest photo a worker decodes, in pixels (a JPEG at its scaled size); the workers' share counts against --max-memory")
+	st := addStorageFlags(fs)
 	evict := fs.Duration("evict-after", def.EvictAfter, "at the stream or memory limit, a new stream takes the place of the stream stalled longest, once stalled this long")
 	pos, err := parseExact(fs, args, "DATASET")
 	if err != nil {
@@ -55,7 +55,7 @@ func runServe(args []string) (err error) {
 			return fmt.Errorf("--%s=%d: want a positive number", name, v)
 		}
 	}
-	ds, err := arrowio.Open(pos[0])
+	ds, err := st.open(context.Background(), pos[0])
 	if err != nil {
 		return err
 	}
