@@ -317,33 +317,48 @@ func runParts(t *testing.T, env []string, n int, partEnv func(i int) []string, a
 
 var servingOn = regexp.MustCompile(`serving .* on (http://\S+)`)
 
-// serveAndProbe starts facestream serve with args and expects 200 from path.
-func serveAndProbe(t *testing.T, env, args []string, path string) {
+// startServer runs facestream serve with args (this test binary as main) until the test ends,
+// and returns the URL it serves on.
+func startServer(t *testing.T, env, args []string) string {
 	t.Helper()
+	url, err := launchServer(t, env, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// launchServer is startServer for any goroutine: it reports a failure instead of ending the test.
+func launchServer(t *testing.T, env, args []string) (string, error) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	defer func() {
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait() // killed: its error says so
-	}()
+	})
+	var said []string
 	lines := bufio.NewScanner(stderr)
-	url := ""
-	for url == "" && lines.Scan() {
+	for lines.Scan() {
 		if m := servingOn.FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
+			go io.Copy(io.Discard, stderr)
+			return m[1], nil
 		}
+		said = append(said, lines.Text())
 	}
-	if url == "" {
-		t.Fatalf("facestream %q did not say where it serves", args)
-	}
-	go io.Copy(io.Discard, stderr)
+	return "", fmt.Errorf("facestream %q did not say where it serves:\n%s", args, strings.Join(said, "\n"))
+}
+
+// serveAndProbe starts facestream serve with args and expects 200 from path.
+func serveAndProbe(t *testing.T, env, args []string, path string) {
+	t.Helper()
+	url := startServer(t, env, args)
 	client := http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Get(url + path)
 	if err != nil {

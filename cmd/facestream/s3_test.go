@@ -112,6 +112,24 @@ func TestS3Dataset(t *testing.T) {
 			t.Errorf("server %d on a shared cache: batches differ from the local dataset's", i)
 		}
 	}
+
+	// Two server processes filling one empty cache folder at once.
+	processes := filepath.Join(dir, "process-cache")
+	env := append(os.Environ(), asMainEnv+"=1")
+	urls, errs := make([]string, 2), make([]error, 2)
+	for i := range urls {
+		wg.Go(func() {
+			urls[i], errs[i] = launchServer(t, env, []string{"serve", remote, "--addr", "127.0.0.1:0", "--cache-dir", processes, "--size", "16"})
+		})
+	}
+	wg.Wait()
+	for i, url := range urls {
+		if errs[i] != nil {
+			t.Errorf("server process %d: %v", i, errs[i])
+		} else if epochDigest(t, url) != wantDigest {
+			t.Errorf("server process %d on a shared cache: batches differ from the local dataset's", i)
+		}
+	}
 }
 
 // TestOfflineS3: offline run from s3:// to s3:// writes the bytes of the same run on local
