@@ -43,45 +43,31 @@ def batches_sent(url):
     return 0
 
 
-class KillingProxy:
+class KillingProxy(CuttingProxy):
     """Forwards to a server until `after` bytes of the first /v1/stream response have passed,
     then SIGKILLs the server and stops listening: the server dies mid-epoch, mid-batch."""
 
     def __init__(self, server, url, after):
-        host, port = url.split("//")[1].split(":")
-        self.server, self.upstream, self.after = server, (host, int(port)), after
+        self.server = server
         self.cut_at = self.killed_at = None
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        super().__init__(url, after, cuts=0)
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:  # closed: the server is dead
-                return
-            t = threading.Thread(target=self._serve, args=(client,), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _serve(self, client):
+    def _serve(self, client, cut):
         with client, socket.create_connection(self.upstream) as upstream:
             request = client.recv(65536)
             upstream.sendall(request)
             doomed = request.startswith(b"GET /v1/stream") and self.killed_at is None
-            requests = threading.Thread(target=CuttingProxy._pump, args=(client, upstream, None), daemon=True)
+            requests = threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True)
             requests.start()
-            CuttingProxy._pump(upstream, client, self.after if doomed else None)
+            self._pump(upstream, client, self.after if doomed else None)
             if doomed:
                 self.cut_at = time.monotonic()
                 stop(self.server)
                 self.killed_at = time.monotonic()
-                self._stop_listening()  # a dead host: connections are refused from now on
+                self.close_listener()  # a dead host: connections are refused from now on
             requests.join()
 
-    def _stop_listening(self):
+    def close_listener(self):
         try:
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         except OSError:  # already shut
@@ -89,7 +75,7 @@ class KillingProxy:
         self.listener.close()
 
     def close(self):
-        self._stop_listening()
+        self.close_listener()
         for t in self.threads:
             t.join(timeout=10)
 
