@@ -14,10 +14,14 @@ setup:
 build: setup
 	$(GO) build -o $(BIN) ./cmd/facestream
 
+# Every test runs once as built for use, and the concurrent packages' tests once more under the
+# race detector, where a few heavy tests whose subject is not concurrent skip (internal/racedetect).
+RACE_PKGS := ./loader/... ./sampler/... ./offline/... ./bench/...
 test: build
 	$(GO) vet ./...
 	GO=$(GO) bash scripts/check_fused.sh
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
 	# the portable build: Go's JPEG decoder and the SWAR kernels, no cgo and no assembly
 	$(GO) test -count=1 -tags purego,facestream_purego ./augment/...
 	BIN=$(CURDIR)/$(BIN) bash python/run_tests.sh

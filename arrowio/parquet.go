@@ -33,6 +33,11 @@ const (
 // ExportParquet writes the dataset as one Parquet file with the shard schema: zstd for every
 // column but the already-compressed images. The file appears under path only when complete.
 func ExportParquet(ds *Dataset, path string) error {
+	return exportParquet(ds, path, memory.DefaultAllocator)
+}
+
+// exportParquet is ExportParquet with the allocator every Arrow and Parquet buffer comes from.
+func exportParquet(ds *Dataset, path string, mem memory.Allocator) error {
 	names := make([]string, ds.NumClasses())
 	for _, c := range ds.Classes() {
 		names[c.Label] = c.Identity
@@ -50,14 +55,15 @@ func ExportParquet(ds *Dataset, path string) error {
 		parquet.WithCompressionFor("image", compress.Codecs.Uncompressed),
 		parquet.WithDictionaryFor("image", false),
 		parquet.WithMaxRowGroupLength(parquetGroupRows),
+		parquet.WithAllocator(mem),
 	)
 	// The sink hides out's Close: pqarrow closes a Closer, and commit must sync first.
-	fw, err := pqarrow.NewFileWriter(Schema(), struct{ io.Writer }{out}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := pqarrow.NewFileWriter(Schema(), struct{ io.Writer }{out}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
 	if err != nil {
 		out.abort()
 		return fmt.Errorf("export %s: %w", path, err)
 	}
-	if err := writeParquetRows(ds, fw); err != nil {
+	if err := writeParquetRows(ds, fw, mem); err != nil {
 		fw.Close()
 		out.abort()
 		return fmt.Errorf("export %s: %w", path, err)
@@ -78,8 +84,8 @@ func ExportParquet(ds *Dataset, path string) error {
 }
 
 // writeParquetRows writes every row of ds, one row group per batch.
-func writeParquetRows(ds *Dataset, fw *pqarrow.FileWriter) error {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, Schema())
+func writeParquetRows(ds *Dataset, fw *pqarrow.FileWriter, mem memory.Allocator) error {
+	b := array.NewRecordBuilder(mem, Schema())
 	defer b.Release()
 	rows, bytes := 0, 0
 	flush := func() error {
@@ -125,11 +131,16 @@ type ParquetImages struct {
 // empty labelColumn tries "label", then "identity". A missing column is an error naming the
 // file and the columns it has.
 func OpenParquetImages(path, imageColumn, labelColumn string) (*ParquetImages, error) {
+	return openParquetImages(path, imageColumn, labelColumn, memory.DefaultAllocator)
+}
+
+// openParquetImages is OpenParquetImages with the allocator the file's buffers come from.
+func openParquetImages(path, imageColumn, labelColumn string, mem memory.Allocator) (*ParquetImages, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := openParquetImages(f, path, imageColumn, labelColumn)
+	p, err := readParquetImages(f, path, imageColumn, labelColumn, mem)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -137,12 +148,12 @@ func OpenParquetImages(path, imageColumn, labelColumn string) (*ParquetImages, e
 	return p, nil
 }
 
-func openParquetImages(f *os.File, path, imageColumn, labelColumn string) (*ParquetImages, error) {
-	pf, err := file.NewParquetReader(f)
+func readParquetImages(f *os.File, path, imageColumn, labelColumn string, mem memory.Allocator) (*ParquetImages, error) {
+	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if err != nil {
 		return nil, fmt.Errorf("read parquet %s: %w", path, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetGroupRows}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetGroupRows}, mem)
 	if err != nil {
 		return nil, fmt.Errorf("read parquet %s: %w", path, err)
 	}
@@ -207,7 +218,7 @@ func fieldIndex(sc *arrow.Schema, name string, types ...arrow.Type) int {
 // identity names: strings sort as strings, integer labels numerically (named by the
 // exporter's metadata when it is there, else by their number).
 func (p *ParquetImages) readIdentities(name string, col int) ([]int32, []string, error) {
-	chunked, err := p.readColumn(col)
+	chunked, err := p.readColumn(col, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -282,21 +293,30 @@ func (p *ParquetImages) numericIdentities(labels []int64) ([]int32, []string, er
 	return perRow, names, nil
 }
 
-// readColumn reads column col of the whole file.
-func (p *ParquetImages) readColumn(col int) (*arrow.Chunked, error) {
-	rdr, err := p.fr.GetColumn(context.Background(), col)
+// readColumn reads column col of the row groups listed (nil: all of them); the caller releases it.
+// The record reader gives back its page buffers on Release, which a column reader of a single
+// row group (pqarrow's ColumnChunkReader.Read) never does.
+func (p *ParquetImages) readColumn(col int, groups []int) (*arrow.Chunked, error) {
+	rr, err := p.fr.GetRecordReader(context.Background(), []int{col}, groups)
 	if err != nil {
 		return nil, fmt.Errorf("parquet %s: column %d: %w", p.path, col, err)
 	}
-	groups := make([]int, len(p.groupEnds))
-	for i := range groups {
-		groups[i] = i
+	defer rr.Release()
+	var chunks []arrow.Array
+	defer func() {
+		for _, c := range chunks {
+			c.Release()
+		}
+	}()
+	for rr.Next() {
+		c := rr.RecordBatch().Column(0)
+		c.Retain() // the reader releases its batch at the next Next
+		chunks = append(chunks, c)
 	}
-	data, err := p.fr.ReadColumn(groups, rdr)
-	if err != nil {
+	if err := rr.Err(); err != nil {
 		return nil, fmt.Errorf("parquet %s: read column %d: %w", p.path, col, err)
 	}
-	return data, nil
+	return arrow.NewChunked(rr.Schema().Field(0).Type, chunks), nil
 }
 
 // NumRows is the number of rows in the file.
@@ -319,9 +339,9 @@ func (p *ParquetImages) Image(row int64) ([]byte, error) {
 			p.images.Release()
 			p.images, p.group = nil, -1 // no group loaded until the read below succeeds
 		}
-		data, err := p.fr.RowGroup(g).Column(p.imageCol).Read(context.Background())
+		data, err := p.readColumn(p.imageCol, []int{g})
 		if err != nil {
-			return nil, fmt.Errorf("parquet %s: read images of row group %d: %w", p.path, g, err)
+			return nil, fmt.Errorf("read the images of row group %d: %w", g, err)
 		}
 		p.images, p.group = data, g
 	}

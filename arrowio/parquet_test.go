@@ -17,7 +17,16 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
+// checkedAllocator is an allocator that fails t unless everything taken from it is given back by
+// the end of the test (the test's deferred calls run first).
+func checkedAllocator(t *testing.T) *memory.CheckedAllocator {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	return mem
+}
+
 func TestExportParquet(t *testing.T) {
+	mem := checkedAllocator(t)
 	dir := t.TempDir()
 	samples := makeSamples(parquetGroupRows+50, 7, 3, 5) // two row groups
 	writeDataset(t, filepath.Join(dir, "ds"), samples, 7, WriterOptions{})
@@ -27,7 +36,7 @@ func TestExportParquet(t *testing.T) {
 	}
 	defer ds.Close()
 	path := filepath.Join(dir, "out.parquet")
-	if err := ExportParquet(ds, path); err != nil {
+	if err := exportParquet(ds, path, mem); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
@@ -40,11 +49,11 @@ func TestExportParquet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pf, err := file.NewParquetReader(f)
+	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +79,7 @@ func TestExportParquet(t *testing.T) {
 		}
 	}
 
-	p, err := OpenParquetImages(path, "image", "")
+	p, err := openParquetImages(path, "image", "", mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func writeForeignParquet(t *testing.T, path string, people []string) {
 		{Name: "person", Type: arrow.BinaryTypes.String},
 		{Name: "jpeg", Type: arrow.BinaryTypes.Binary},
 	}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	b := array.NewRecordBuilder(checkedAllocator(t), sc)
 	defer b.Release()
 	for i, p := range people {
 		b.Field(0).(*array.StringBuilder).Append(p)
@@ -120,7 +129,11 @@ func writeParquetRecord(t *testing.T, path string, b *array.RecordBuilder, props
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.DefaultWriterProps())
+	mem := checkedAllocator(t)
+	if props == nil {
+		props = parquet.NewWriterProperties(parquet.WithAllocator(mem))
+	}
+	w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +149,7 @@ func TestParquetIdentityColumn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "people.parquet")
 	people := []string{"zoe", "adam", "zoe", "mia", "adam"}
 	writeForeignParquet(t, path, people)
-	p, err := OpenParquetImages(path, "jpeg", "person")
+	p, err := openParquetImages(path, "jpeg", "person", checkedAllocator(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,10 +169,11 @@ func TestParquetIdentityColumn(t *testing.T) {
 }
 
 func TestParquetMissingColumns(t *testing.T) {
+	mem := checkedAllocator(t)
 	path := filepath.Join(t.TempDir(), "people.parquet")
 	writeForeignParquet(t, path, []string{"a"})
 	for _, cols := range [][2]string{{"image", "person"}, {"jpeg", ""}, {"jpeg", "jpeg"}, {"person", "person"}} {
-		_, err := OpenParquetImages(path, cols[0], cols[1])
+		_, err := openParquetImages(path, cols[0], cols[1], mem)
 		if err == nil {
 			t.Fatalf("columns %q opened", cols)
 		}
@@ -176,7 +190,7 @@ func TestParquetMissingColumns(t *testing.T) {
 	if err := os.WriteFile(notParquet, []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenParquetImages(notParquet, "image", ""); err == nil || !strings.Contains(err.Error(), notParquet) {
+	if _, err := openParquetImages(notParquet, "image", "", mem); err == nil || !strings.Contains(err.Error(), notParquet) {
 		t.Errorf("not a parquet file: %v", err)
 	}
 }
@@ -186,13 +200,14 @@ func TestParquetMissingColumns(t *testing.T) {
 func TestParquetDamagedRowGroup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "two-groups.parquet")
 	sc := arrow.NewSchema([]arrow.Field{{Name: "image", Type: arrow.BinaryTypes.Binary}, {Name: "label", Type: arrow.PrimitiveTypes.Int32}}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	mem := checkedAllocator(t)
+	b := array.NewRecordBuilder(mem, sc)
 	defer b.Release()
 	for i := range 4 {
 		b.Field(0).(*array.BinaryBuilder).Append([]byte("photo bytes " + string(rune('a'+i))))
 		b.Field(1).(*array.Int32Builder).Append(int32(i))
 	}
-	writeParquetRecord(t, path, b, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(2), parquet.WithDictionaryDefault(false)))
+	writeParquetRecord(t, path, b, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(2), parquet.WithDictionaryDefault(false), parquet.WithAllocator(mem)))
 	// Overwrite the page header of row group 1's image column.
 	r, err := file.OpenParquetFile(path, false)
 	if err != nil {
@@ -215,7 +230,7 @@ func TestParquetDamagedRowGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := OpenParquetImages(path, "image", "label")
+	p, err := openParquetImages(path, "image", "label", mem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -370,10 +370,15 @@ func (d *Dataset) Source(row int) string { b, i := d.locate(row); return b.sourc
 // Sample returns every field of a row; Image references the mapped shard.
 func (d *Dataset) Sample(row int) Sample {
 	b, i := d.locate(row)
+	return b.sample(i)
+}
+
+// sample is row i of the batch; its bytes and strings point into the mapped shard.
+func (c *columns) sample(i int) Sample {
 	return Sample{
-		ID: b.id.Value(i), Label: b.label.Value(i), Image: b.image.Value(i), Origin: b.origin.Value(i),
-		Parent: b.parent.Value(i), Weight: b.weight.Value(i), Sim: b.sim.Value(i),
-		Recipe: b.recipe.Value(i), Source: b.source.Value(i),
+		ID: c.id.Value(i), Label: c.label.Value(i), Image: c.image.Value(i), Origin: c.origin.Value(i),
+		Parent: c.parent.Value(i), Weight: c.weight.Value(i), Sim: c.sim.Value(i),
+		Recipe: c.recipe.Value(i), Source: c.source.Value(i),
 	}
 }
 

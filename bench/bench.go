@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -29,6 +30,11 @@ type Config struct {
 	Mode     string        // sampling mode; empty: the server's default
 	Seed     uint64
 	Workers  int // in-process server's decode workers; 0: one per CPU
+
+	// edgeReady, set by tests, holds each edge of the measured window (0 ends the warm-up, 1 the
+	// window; first is edge 0's snapshot) until it accepts the edge's snapshot, taken again until
+	// then: a test waits for progress (batches, the server's work), not for time to pass.
+	edgeReady func(edge int, snap, first snapshot) bool
 }
 
 // Settings is Config as the JSON report records it (durations in seconds, no token).
@@ -104,6 +110,7 @@ type snapshot struct {
 	at      time.Duration
 	cpu     cpuTime
 	samples []Sample
+	arrived int64 // batches of all streams so far
 }
 
 // runOnce opens cfg.Streams streams (epoch r, so repeats read different plans), reads them through
@@ -115,6 +122,7 @@ func runOnce(ctx context.Context, cfg Config, t target, r int) (Figures, error) 
 	start := time.Now()
 	arrivals := make([][]arrival, cfg.Streams)
 	opened := make([]time.Duration, cfg.Streams)
+	var arrived atomic.Int64
 	for s := range cfg.Streams {
 		g.Go(func() error {
 			opened[s] = time.Since(start)
@@ -132,14 +140,13 @@ func runOnce(ctx context.Context, cfg Config, t target, r int) (Figures, error) 
 					return fmt.Errorf("stream %d after %d batches: %w", s, len(arrivals[s]), err)
 				}
 				arrivals[s] = append(arrivals[s], arrival{at: time.Since(start), images: n, bytes: b})
+				arrived.Add(1)
 			}
 		})
 	}
-	edge := func(at time.Duration) (snapshot, error) {
-		if err := sleepUntil(gctx, start.Add(at)); err != nil {
-			return snapshot{}, err
-		}
-		snap := snapshot{at: time.Since(start)}
+	take := func() (snapshot, error) {
+		// Read before the time: every batch counted arrived before the edge.
+		snap := snapshot{arrived: arrived.Load(), at: time.Since(start)}
 		var err error
 		if snap.samples, err = t.metrics(gctx); err != nil {
 			return snapshot{}, fmt.Errorf("read server metrics: %w", err)
@@ -149,10 +156,24 @@ func runOnce(ctx context.Context, cfg Config, t target, r int) (Figures, error) 
 		}
 		return snap, nil
 	}
-	first, err := edge(cfg.Warmup)
+	edge := func(i int, at time.Duration, first snapshot) (snapshot, error) {
+		if err := sleepUntil(gctx, start.Add(at)); err != nil {
+			return snapshot{}, err
+		}
+		for {
+			snap, err := take()
+			if err != nil || cfg.edgeReady == nil || cfg.edgeReady(i, snap, first) {
+				return snap, err
+			}
+			if err := sleepUntil(gctx, time.Now().Add(5*time.Millisecond)); err != nil {
+				return snapshot{}, err
+			}
+		}
+	}
+	first, err := edge(0, cfg.Warmup, snapshot{})
 	var last snapshot
 	if err == nil {
-		last, err = edge(first.at + cfg.Duration)
+		last, err = edge(1, first.at+cfg.Duration, first)
 	}
 	stop()
 	if werr := g.Wait(); werr != nil {

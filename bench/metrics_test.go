@@ -2,7 +2,11 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,22 +173,65 @@ func equalFloats(a, b []float64) bool {
 	return true
 }
 
+// FuzzParseMetrics: whatever parses prints back (as the Prometheus text format) to lines that parse
+// to the same samples, and its histograms are sorted and empty since themselves.
 func FuzzParseMetrics(f *testing.F) {
 	f.Add("a 1\nb{x=\"y\"} 2 3\n# c\n")
 	f.Add(`h_bucket{vmrange="1.000e-03...1.136e-03"} 7` + "\n")
-	f.Add(`h_bucket{le="+Inf"} 7` + "\n")
+	f.Add(`h_bucket{le="+Inf"} 7` + "\nh_bucket{le=\"0.5\",x=\"a\\\\b\\nc\\\"\"} 3\nh_sum -Inf\nh_count NaN\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		samples, err := ParseMetrics(strings.NewReader(in))
 		if err != nil {
 			return
 		}
+		var text strings.Builder
+		for _, s := range samples {
+			writeSample(&text, s)
+		}
+		back, err := ParseMetrics(strings.NewReader(text.String()))
+		if err != nil {
+			t.Fatalf("%q printed as %q does not parse: %v", in, text.String(), err)
+		}
+		if !slices.EqualFunc(back, samples, sameSample) {
+			t.Fatalf("%q printed as %q parses to %+v, want %+v", in, text.String(), back, samples)
+		}
 		hs, err := Histograms(samples, "h", "x")
 		if err != nil {
 			return
 		}
-		for _, h := range hs {
+		for key, h := range hs {
+			if !slices.IsSortedFunc(h.Buckets, func(a, b Bucket) int { return compareFloat(a.Upper, b.Upper) }) {
+				t.Fatalf("histogram %q: buckets not sorted: %+v", key, h.Buckets)
+			}
 			_ = h.Quantile(0.5)
-			_ = h.Since(h).Mean()
+			d := h.Since(h)
+			if finite(h.Count) && d.Count != 0 || d.Mean() != 0 && finite(h.Sum) && finite(h.Count) {
+				t.Fatalf("histogram %q since itself: count %v, mean %v", key, d.Count, d.Mean())
+			}
 		}
 	})
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// writeSample prints s as one line of the text format, labels sorted, values escaped.
+func writeSample(w *strings.Builder, s Sample) {
+	w.WriteString(s.Name)
+	if len(s.Labels) > 0 {
+		w.WriteByte('{')
+		for i, k := range slices.Sorted(maps.Keys(s.Labels)) {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s.Labels[k])
+			fmt.Fprintf(w, "%s=\"%s\"", k, v)
+		}
+		w.WriteByte('}')
+	}
+	fmt.Fprintf(w, " %s\n", strconv.FormatFloat(s.Value, 'g', -1, 64))
+}
+
+func sameSample(a, b Sample) bool {
+	return a.Name == b.Name && maps.Equal(a.Labels, b.Labels) &&
+		(a.Value == b.Value || math.IsNaN(a.Value) && math.IsNaN(b.Value))
 }

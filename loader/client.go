@@ -245,11 +245,14 @@ func (t *tailReader) Read(p []byte) (int, error) {
 const arrowEOS = "\xff\xff\xff\xff\x00\x00\x00\x00"
 
 type arrowDecoder struct {
-	r   *StreamReader
-	rdr *ipc.Reader
+	r    *StreamReader
+	rdr  *ipc.Reader
+	opts []ipc.Option // for the IPC reader (tests pass a checked allocator)
 }
 
-func newArrowDecoder(r *StreamReader) *arrowDecoder { return &arrowDecoder{r: r} }
+func newArrowDecoder(r *StreamReader, opts ...ipc.Option) *arrowDecoder {
+	return &arrowDecoder{r: r, opts: opts}
+}
 
 func (d *arrowDecoder) release() {
 	if d.rdr != nil {
@@ -260,7 +263,7 @@ func (d *arrowDecoder) release() {
 
 func (d *arrowDecoder) next() error {
 	if d.rdr == nil {
-		rdr, err := ipc.NewReader(d.r.tail)
+		rdr, err := ipc.NewReader(d.r.tail, d.opts...)
 		if err != nil {
 			return d.r.truncated(fmt.Errorf("read arrow schema: %w", err))
 		}

@@ -53,7 +53,9 @@ type streamMeta struct {
 	seed                                       uint64
 }
 
-func newArrowEncoder(w io.Writer, shape streamShape, meta streamMeta) *arrowEncoder {
+// newArrowEncoder starts an IPC stream on w; opts go to the IPC writer (tests pass a checked
+// allocator).
+func newArrowEncoder(w io.Writer, shape streamShape, meta streamMeta, opts ...ipc.Option) *arrowEncoder {
 	tensor := NewTensorType(shape.height, shape.width, shape.channels)
 	md := arrow.NewMetadata(
 		[]string{"height", "width", "channels", "rank", "world", "epoch", "batch", "batches", "mode", "profile", "seed", "start", "epochs"},
@@ -70,12 +72,21 @@ func newArrowEncoder(w io.Writer, shape streamShape, meta streamMeta) *arrowEnco
 		{Name: "pos", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "epoch", Type: arrow.PrimitiveTypes.Int32},
 	}, &md)
-	return &arrowEncoder{w: ipc.NewWriter(w, ipc.WithSchema(schema)), schema: schema, tensor: tensor}
+	return &arrowEncoder{w: ipc.NewWriter(w, append(opts, ipc.WithSchema(schema))...), schema: schema, tensor: tensor}
 }
 
-// primitive wraps a buffer as a non-null column without copying.
+// primitive wraps a buffer as non-null array data without copying; the caller releases it.
 func primitive(dt arrow.DataType, n int, data []byte) arrow.ArrayData {
-	return array.NewData(dt, n, []*memory.Buffer{nil, memory.NewBufferBytes(data)}, nil, 0, 0)
+	buf := memory.NewBufferBytes(data)
+	defer buf.Release() // NewData holds its own reference
+	return array.NewData(dt, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+}
+
+// column wraps a buffer as a non-null array without copying; the caller releases it.
+func column(dt arrow.DataType, n int, data []byte) arrow.Array {
+	d := primitive(dt, n, data)
+	defer d.Release() // the array holds its own reference
+	return array.MakeFromData(d)
 }
 
 func (e *arrowEncoder) encode(b *batchData) error {
@@ -88,10 +99,10 @@ func (e *arrowEncoder) encode(b *batchData) error {
 	defer storage.Release()
 	cols := []arrow.Array{
 		array.NewExtensionArrayWithStorage(e.tensor, storage),
-		array.MakeFromData(primitive(arrow.PrimitiveTypes.Int32, n, arrow.Int32Traits.CastToBytes(b.labels))),
-		array.MakeFromData(primitive(arrow.PrimitiveTypes.Int64, n, arrow.Int64Traits.CastToBytes(b.ids))),
-		array.MakeFromData(primitive(arrow.PrimitiveTypes.Int64, n, arrow.Int64Traits.CastToBytes(b.pos))),
-		array.MakeFromData(primitive(arrow.PrimitiveTypes.Int32, n, arrow.Int32Traits.CastToBytes(b.epochs))),
+		column(arrow.PrimitiveTypes.Int32, n, arrow.Int32Traits.CastToBytes(b.labels)),
+		column(arrow.PrimitiveTypes.Int64, n, arrow.Int64Traits.CastToBytes(b.ids)),
+		column(arrow.PrimitiveTypes.Int64, n, arrow.Int64Traits.CastToBytes(b.pos)),
+		column(arrow.PrimitiveTypes.Int32, n, arrow.Int32Traits.CastToBytes(b.epochs)),
 	}
 	rec := array.NewRecordBatch(e.schema, cols, int64(n))
 	for _, c := range cols {

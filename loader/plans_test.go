@@ -50,20 +50,32 @@ func TestPlanCachePrefetchEndsWithClose(t *testing.T) {
 	c := newPlanCache(&sampler.Population{Labels: labels, NumClasses: 1}, 3, func(time.Duration) { built++ })
 	c.builds <- struct{}{} // another build holds the slot
 	c.prefetch(planKey{mode: sampler.Uniform, epoch: 1})
+	queued := c.entries[0]
 	closed := make(chan struct{})
 	go func() {
 		c.close()
 		close(closed)
 	}()
+	// Once close has begun, it can only wait: the prefetch cannot build before the slot is free.
+	for deadline := time.Now().Add(30 * time.Second); !c.isClosed(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("close never began")
+		}
+	}
 	select {
 	case <-closed:
-		t.Fatal("close returned with a prefetch still waiting to build")
-	case <-time.After(50 * time.Millisecond):
+		t.Fatal("close returned with a prefetch still waiting for the build slot")
+	default:
 	}
 	<-c.builds
 	<-closed
-	if built != 0 {
-		t.Errorf("a prefetch queued before close built its plan after it (%d builds)", built)
+	select {
+	case <-queued.ready:
+	default:
+		t.Fatal("close returned with a prefetch still waiting to build")
+	}
+	if built != 0 || queued.err == nil {
+		t.Errorf("a prefetch queued before close built its plan after it (%d builds, err %v)", built, queued.err)
 	}
 	c.prefetch(planKey{mode: sampler.Uniform, epoch: 2})
 	c.mu.Lock()
@@ -73,4 +85,10 @@ func TestPlanCachePrefetchEndsWithClose(t *testing.T) {
 		t.Errorf("%d plans after a prefetch following close, want the 1 from before", n)
 	}
 	goleak.VerifyNone(t, others)
+}
+
+func (c *planCache) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }

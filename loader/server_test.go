@@ -401,7 +401,16 @@ func TestIdleTrim(t *testing.T) {
 	if _, err := sr.Next(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Another stream that ends while this one is open does not arm the idle timer...
+	if _, err := readAll(context.Background(), srv.client, StreamParams{Batch: 8}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the finished stream to be freed", func() bool { return srv.srv.openStreams() == 1 })
+	if srv.srv.idle.Stop() {
+		t.Error("the idle timer was armed with a stream open")
+	}
+	// ...and a timer armed before the stream opened trims nothing when it fires.
+	srv.srv.trimIdle()
 	if n := srv.srv.metrics.idleTrims.Get(); n != 1 {
 		t.Errorf("%d trims with a stream open, want still 1", n)
 	}

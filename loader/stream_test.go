@@ -263,9 +263,11 @@ func TestDisconnectFreesStream(t *testing.T) {
 	srv.stop(t)
 }
 
+// waitFor polls cond until it holds; a deadline generous enough for a loaded machine under -race
+// turns a hang into a failure.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -447,18 +449,8 @@ func openBigStream(t *testing.T) (*running, *StreamReader) {
 // and the stream's few batches ahead are full, and the stream goes on when it reads again.
 func TestSlowReaderStopsStream(t *testing.T) {
 	srv, sr := openBigStream(t)
-	sent := srv.srv.metrics.imagesSent
-	last, still := sent.Get(), 0
-	waitFor(t, "the server to stop sending to a client that does not read", func() bool {
-		time.Sleep(100 * time.Millisecond)
-		now := sent.Get()
-		if now == last {
-			still++
-		} else {
-			last, still = now, 0
-		}
-		return still == 3
-	})
+	waitStuck(t, srv.srv)
+	last := srv.srv.metrics.imagesSent.Get()
 	t.Logf("%d images sent while the client read 16", last)
 	if last > 10*16 { // a few batches in socket buffers; a stream that ignored backpressure sends on
 		t.Errorf("%d images sent to a client that read 16", last)
@@ -468,14 +460,33 @@ func TestSlowReaderStopsStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the stream to go on", func() bool { return sent.Get() > last })
+	waitFor(t, "the stream to go on", func() bool { return srv.srv.metrics.imagesSent.Get() > last })
+}
+
+// longestStall is how long the open stream stalled longest has been blocked in one write.
+func longestStall(srv *Server) time.Duration {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var longest time.Duration
+	for st := range srv.streams {
+		longest = max(longest, st.stalledFor(time.Now()))
+	}
+	return longest
+}
+
+// waitStuck waits until a stream is blocked in a write to a client that reads nothing: the socket
+// buffers are full. A write in progress lasts microseconds unless the socket is full; one that
+// lasts 200 ms is stuck (and a machine paused that long only makes the test end early).
+func waitStuck(t *testing.T, srv *Server) {
+	t.Helper()
+	waitFor(t, "a stream to block on a client that does not read", func() bool { return longestStall(srv) > 200*time.Millisecond })
 }
 
 // TestShutdownCutsStalledStream: a stream blocked on a client that does not read is cut once the
 // shutdown grace runs out, and Shutdown returns only after it let go.
 func TestShutdownCutsStalledStream(t *testing.T) {
 	srv, sr := openBigStream(t)
-	time.Sleep(200 * time.Millisecond) // let the stream fill the socket and block
+	waitStuck(t, srv.srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -584,7 +595,9 @@ func TestStallTimeout(t *testing.T) {
 // EvictAfter; a stream that is being read is never evicted.
 func TestEvictStalled(t *testing.T) {
 	fx := smallDataset(t)
-	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256, MaxStreams: 1, EvictAfter: 200 * time.Millisecond})
+	// EvictAfter well above the pauses a loaded machine gives the reading client below.
+	const evictAfter = 500 * time.Millisecond
+	srv := startServer(t, fx.ds, Config{Height: 256, Width: 256, MaxStreams: 1, EvictAfter: evictAfter})
 	ctx := context.Background()
 	stalled, err := srv.client.Stream(ctx, StreamParams{Batch: 16, Epochs: -1, Profile: "none"})
 	if err != nil {
@@ -594,14 +607,8 @@ func TestEvictStalled(t *testing.T) {
 	if _, err := stalled.Next(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the unread stream to stall", func() bool {
-		srv.srv.mu.Lock()
-		defer srv.srv.mu.Unlock()
-		for st := range srv.srv.streams {
-			return st.stalledFor(time.Now()) > 250*time.Millisecond
-		}
-		return false
-	})
+	waitFor(t, "the unread stream to stall", func() bool { return longestStall(srv.srv) > evictAfter })
+	opened := time.Now()
 	reading, err := srv.client.Stream(ctx, StreamParams{Batch: 4, Epochs: -1, Profile: "none"})
 	if err != nil {
 		t.Fatalf("a new stream at the limit, the other stalled: %v", err)
@@ -616,16 +623,11 @@ func TestEvictStalled(t *testing.T) {
 			break
 		}
 	}
-	// A stream being read holds its place however long the newcomer waits.
-	stop := time.After(600 * time.Millisecond)
-	for done := false; !done; {
-		select {
-		case <-stop:
-			done = true
-		default:
-			if _, err := reading.Next(); err != nil {
-				t.Fatal(err)
-			}
+	// A stream being read holds its place however long the newcomer waits: read it until it is
+	// older than EvictAfter (at least; a slow machine only reads longer).
+	for time.Since(opened) < evictAfter*3/2 {
+		if _, err := reading.Next(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	_, err = srv.client.Stream(ctx, StreamParams{Batch: 4})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/racedetect"
 	"github.com/facestream/facestream/internal/realdata"
 	"github.com/facestream/facestream/offline/ingest"
 	"github.com/facestream/facestream/offline/plant"
@@ -24,6 +25,9 @@ const premodel = "../testdata/premodel-synth.onnx"
 // photos and keeps at least 95 % of the clean ones, and the equalized identity distribution has a
 // normalised entropy of at least 0.99.
 func TestQualityBar(t *testing.T) {
+	if racedetect.Enabled {
+		t.Skip("quality figures, not concurrency: TestPipelineRunsResumesAndSplits runs the same stages under -race")
+	}
 	needRuntime(t)
 	if _, err := os.Stat(premodel); err != nil {
 		t.Skipf("the shipped pre-model is not there: %v", err)
@@ -116,6 +120,9 @@ func checkRelabeled(t *testing.T, raw, out string, want int) {
 // photos and ≥ 90 % of the outsiders, and keeps ≥ 98.5 % of the clean ones. It skips when the
 // team's ../shared folder is absent.
 func TestRealFacesQualityBar(t *testing.T) {
+	if racedetect.Enabled {
+		t.Skip("quality figures, not concurrency: TestPipelineRunsResumesAndSplits runs the same stages under -race")
+	}
 	needRuntime(t)
 	faces, model := realdata.Faces(t), realdata.Model(t)
 	dir := t.TempDir()

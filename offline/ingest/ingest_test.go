@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 	"golang.org/x/image/bmp"
@@ -461,21 +460,30 @@ func TestCancel(t *testing.T) {
 	goleak.VerifyNone(t)
 }
 
-// failingSource fails to read photo fail, and records a Read that comes after Close.
+// failingSource fails to read photo fail, holds the reads of later photos until then (so that
+// they are in flight when the failure arrives), and counts the reads in flight and those that
+// come after Close.
 type failingSource struct {
 	source
 	fail      int
+	failed    chan struct{} // closed as the read of photo fail returns its error
+	inflight  atomic.Int32
 	closed    atomic.Bool
 	afterShut atomic.Int32
 }
 
 func (f *failingSource) Read(i int) ([]byte, error) {
+	f.inflight.Add(1)
+	defer f.inflight.Add(-1)
 	if f.closed.Load() {
 		f.afterShut.Add(1)
 	}
-	time.Sleep(time.Millisecond) // keep reads in flight when the failure arrives
-	if i == f.fail {
+	switch {
+	case i == f.fail:
+		close(f.failed)
 		return nil, errors.New("disk on fire")
+	case i > f.fail:
+		<-f.failed
 	}
 	return f.source.Read(i)
 }
@@ -492,7 +500,7 @@ func TestFatalReadStopsWorkersFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &failingSource{source: inner, fail: 3}
+	src := &failingSource{source: inner, fail: 3, failed: make(chan struct{})}
 	w, err := arrowio.Create(filepath.Join(t.TempDir(), "ds"), arrowio.WriterOptions{Kind: arrowio.KindRaw})
 	if err != nil {
 		t.Fatal(err)
@@ -501,13 +509,15 @@ func TestFatalReadStopsWorkersFirst(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("write: %v, want the read error", err)
 	}
+	if n := src.inflight.Load(); n != 0 {
+		t.Errorf("write returned with %d reads in flight", n)
+	}
 	w.Abort()
 	src.Close()
-	time.Sleep(20 * time.Millisecond)
+	goleak.VerifyNone(t) // retries until the goroutines are gone, or fails
 	if n := src.afterShut.Load(); n != 0 {
 		t.Errorf("%d reads after the source was closed", n)
 	}
-	goleak.VerifyNone(t)
 }
 
 // TestMaxPixels: a photo larger than MaxPixels is quarantined, header only or fully decoded,

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/facestream/facestream/internal/racedetect"
 )
 
 func generate(t testing.TB, opts Options) (string, Summary) {
@@ -79,6 +81,9 @@ func assertSameFile(t *testing.T, x, y string) {
 // TestTruth checks the structure of a set: long-tailed counts, planted noise
 // at about the requested rates, decodable JPEGs of the requested size.
 func TestTruth(t *testing.T) {
+	if racedetect.Enabled {
+		t.Skip("the set's structure, not concurrency: TestDeterministic runs the workers under -race")
+	}
 	dir, sum := generate(t, Options{Identities: 400, Seed: 3, Noise: 0.05, Junk: 0.02, Size: 64})
 	truth, err := ReadTruth(filepath.Join(dir, "truth.csv"))
 	if err != nil {
@@ -186,6 +191,9 @@ func BenchmarkRender(b *testing.B) {
 // normalised thumbnails of the face centre. Mislabeled photos must land
 // nearest to the identity they really show.
 func TestIdentitiesLearnable(t *testing.T) {
+	if racedetect.Enabled {
+		t.Skip("the set's content, not concurrency: TestDeterministic runs the workers under -race")
+	}
 	dir, _ := generate(t, Options{Identities: 40, Seed: 9, Noise: 0.1, Size: 112})
 	truth, err := ReadTruth(filepath.Join(dir, "truth.csv"))
 	if err != nil {
