@@ -1,57 +1,26 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"math"
 	"testing"
 	"time"
 
-	"github.com/facestream/facestream/arrowio"
+	"github.com/facestream/facestream/internal/testdataset"
 )
 
-// tinyDataset writes a raw dataset of n 128×128 JPEGs over c identities into a temporary folder.
+// tinyDataset writes a raw dataset of n 128×128 JPEGs over c identities, round-robin, into a
+// temporary folder.
 func tinyDataset(t *testing.T, n, c int) string {
 	t.Helper()
-	dir := t.TempDir()
-	w, err := arrowio.Create(dir, arrowio.WriterOptions{Kind: arrowio.KindRaw, Source: "bench test", ImageHeight: 128, ImageWidth: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		img := image.NewRGBA(image.Rect(0, 0, 128, 128))
-		for y := range 128 {
-			for x := range 128 {
-				img.Set(x, y, color.RGBA{uint8(x*2 + i), uint8(y * 2), uint8(i * 37), 255})
-			}
-		}
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
-			t.Fatal(err)
-		}
-		s := arrowio.Sample{ID: int64(i), Label: int32(i % c), Image: buf.Bytes(), Parent: -1, Weight: 1,
-			Sim: float32(math.NaN()), Source: fmt.Sprintf("id%d/%d.jpg", i%c, i)}
-		if err := w.Append(&s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	classes := make([]arrowio.Class, c)
-	for i := range classes {
-		classes[i] = arrowio.Class{Label: int32(i), Identity: fmt.Sprintf("id%d", i)}
-	}
-	if _, err := w.Finish(classes); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testdataset.Write(t, t.TempDir(), testdataset.Options{Source: "bench test", Identities: c, PerIdentity: n / c,
+		Interleave: true, Size: 128})
 }
 
 // progressed is a Config.edgeReady: the warm-up ends once batches arrived; the window once more
 // batches arrived in it than there are streams (so at least one inside it, however the streams
-// interleave with the snapshot) and the server made images in it.
+// interleave with the snapshot), the server made images in it and its CPU counter moved.
 func progressed(t *testing.T, streams int) func(int, snapshot, snapshot) bool {
 	made := func(s snapshot) float64 {
 		hs, err := Histograms(s.samples, stageMetric, "stage")
@@ -60,11 +29,17 @@ func progressed(t *testing.T, streams int) func(int, snapshot, snapshot) bool {
 		}
 		return hs["decode_augment"].Count
 	}
+	// The server's CPU counter moves in clock ticks (10 ms): a window it has not moved in would
+	// split the CPU per image as server 0 + client.
+	cpu := func(s snapshot) float64 {
+		v, _ := Value(s.samples, serverCPUMetric, nil)
+		return v
+	}
 	return func(edge int, snap, first snapshot) bool {
 		if edge == 0 {
 			return snap.arrived >= int64(streams)
 		}
-		return snap.arrived-first.arrived > int64(streams) && made(snap) > made(first)
+		return snap.arrived-first.arrived > int64(streams) && made(snap) > made(first) && cpu(snap) > cpu(first)
 	}
 }
 
