@@ -110,8 +110,8 @@ func TestLargeJPEGMatchesGift(t *testing.T) {
 				scaled := w.plan.crop
 				w.draw(&sampleKey{3, 0, pos}, b.Dx(), b.Dy()) // the plan in full-size pixels
 				crop := w.plan.crop
-				if denom := crop.w / scaled.w; denom != float64(c.denom) {
-					t.Errorf("pos %d: crop %gx%g decoded at 1/%g, want 1/%d", pos, crop.w, crop.h, denom, c.denom)
+				if denom := crop.w / scaled.w; denom != float64(c.denom) || w.DecodeScale() != c.denom {
+					t.Errorf("pos %d: crop %gx%g decoded at 1/%g (DecodeScale 1/%d), want 1/%d", pos, crop.w, crop.h, denom, w.DecodeScale(), c.denom)
 				}
 				g := gift.New(gift.Crop(image.Rect(int(crop.x), int(crop.y), int(crop.x+crop.w), int(crop.y+crop.h))),
 					gift.Resize(112, 112, gift.LinearResampling))

@@ -140,6 +140,7 @@ type benchResult struct {
 	Size               int     `json:"size"`
 	Workers            int     `json:"workers"`
 	Seconds            float64 `json:"seconds_per_phase"`
+	DecodeScale        string  `json:"decode_scale"` // of the first image in the profile, as tjbench -scale takes it
 	DecodeImgPerS      float64 `json:"decode_img_per_s"`
 	ProcessImgPerS     float64 `json:"process_img_per_s"`
 	DecodeImgPerSCore  float64 `json:"decode_img_per_s_per_worker"`
@@ -181,9 +182,15 @@ func runAugmentBench(stdout io.Writer, args []string) error {
 	if err != nil {
 		return fmt.Errorf("decode+augment: %w", err)
 	}
+	// The scale a JPEG decodes at depends on the sample's crop: the first image's first sample
+	// stands for the folder (a folder of like photos).
+	w := augment.NewWorker(profile, *size, *size)
+	if err := w.Process(images[0], 1, 0, 0, make([]byte, *size**size*3)); err != nil {
+		return fmt.Errorf("decode+augment: %w", err)
+	}
 	res := benchResult{
 		Folder: pos[0], Files: len(images), Decoder: augment.JPEGDecoder, Kernels: augment.Kernels(), Profile: profile.Name, Size: *size,
-		Workers: *workers, Seconds: *seconds, DecodeImgPerS: decodeRate, ProcessImgPerS: processRate,
+		Workers: *workers, Seconds: *seconds, DecodeScale: fmt.Sprintf("1/%d", w.DecodeScale()), DecodeImgPerS: decodeRate, ProcessImgPerS: processRate,
 		DecodeImgPerSCore: decodeRate / float64(*workers), ProcessImgPerSCore: processRate / float64(*workers),
 	}
 	out, err := json.MarshalIndent(res, "", "  ")

@@ -51,12 +51,37 @@ func SharedDir() (string, error) {
 // when the archive is absent.
 func Faces(tb testing.TB) string {
 	tb.Helper()
-	archive := shared(tb, facesArchive)
-	dir, err := Unpack(archive, filepath.Join(os.TempDir(), "facestream-realdata"))
+	dir, err := unpackFaces(shared(tb, facesArchive))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return filepath.Join(dir, facesFolder)
+	return dir
+}
+
+// ErrAbsent is what FacesDir's error wraps when the shared folder does not hold the real faces.
+var ErrAbsent = errors.New("real faces absent")
+
+// FacesDir is Faces for programs (benchmark tools): the ImageFolder of the real faces, or an
+// error wrapping ErrAbsent, saying where it looked, when the archive is not there.
+func FacesDir() (string, error) {
+	dir, err := SharedDir()
+	if err != nil {
+		return "", fmt.Errorf("%w: %v; set $%s to the shared folder", ErrAbsent, err, Env)
+	}
+	archive := filepath.Join(dir, facesArchive)
+	if _, err := os.Stat(archive); err != nil {
+		return "", fmt.Errorf("%w (%v): a clone does not have the team's shared folder", ErrAbsent, err)
+	}
+	return unpackFaces(archive)
+}
+
+// unpackFaces unpacks the faces archive into the system's temporary folder, once per version.
+func unpackFaces(archive string) (string, error) {
+	dir, err := Unpack(archive, filepath.Join(os.TempDir(), "facestream-realdata"))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, facesFolder), nil
 }
 
 // Model is the real face-embedding model (MobileFaceNet, ArcFace on CASIA-WebFace, 128-d, input
