@@ -13,6 +13,8 @@
 # "sets", with the ratios the issues set targets for:
 #   face_vs_tjbench  = facestream decode+face, one core / tjbench decode at facestream's scale, one core
 #   face_vs_torch    = facestream decode+face per core / torchvision per core, N cores
+# and face_vs_tjbench_cpu, the first per second of CPU time (facestream's process, tjbench's),
+# steadier than wall time where other work shares the machine.
 # A large photo decodes at 1/2, 1/4 or 1/8 (tjbench -scale) when the crop allows; decode_scale
 # says which. With REPEAT > 1, tjbench and facestream's one-core run alternate REPEAT times and
 # the one-core figures are medians.
@@ -84,12 +86,27 @@ make_set() {
 	esac
 }
 
-# tj DIR SCALE: tjbench's decode rate at SCALE (Mpixels/s of the full-size image) on eight of
-# the files, one line each.
+# tj DIR SCALE: tjbench's decode rate at SCALE on eight of the files, one line each: decodes per
+# second of wall time, and per second of the CPU time tjbench used (no warm-up, so that all of
+# it went to the decodes counted).
 tj() {
-	for f in $(ls "$1" | head -n 8); do
-		"$tjbench" "$1/$f" -rgb -scale "$2" -benchtime 1 -warmup 1 -quiet -nowrite | grep '^RGB' | awk '{print $NF}'
-	done
+	"$python" - "$tjbench" "$1" "$2" <<'PY'
+import os, resource, subprocess, sys
+from PIL import Image
+
+tjbench, folder, scale = sys.argv[1:]
+for name in sorted(os.listdir(folder))[:8]:
+    path = os.path.join(folder, name)
+    width, height = Image.open(path).size
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([tjbench, path, "-rgb", "-scale", scale, "-benchtime", "1", "-warmup", "0", "-quiet", "-nowrite"],
+                         capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mpix = float([line for line in out.splitlines() if line.startswith("RGB")][0].split()[-1])
+    rate = mpix * 1e6 / (width * height)  # tjbench counts the full-size pixels
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(rate, rate * 1.0 / cpu)  # the decodes of its one second over the CPU time they took
+PY
 }
 
 for set in $sets; do
@@ -129,11 +146,12 @@ def measure(name):
     # Per repeat: tjbench's mean rate (img/s) over its runs, facestream's one-core rates.
     runs = []
     for r in range(1, repeat + 1):
-        mpix = [float(x) for x in read(f"{tmp}/{name}.tj.{r}").split()]
-        tj = sum(mpix) / len(mpix) * 1e6 / (width * height)
+        tj = [[float(x) for x in line.split()] for line in read(f"{tmp}/{name}.tj.{r}").splitlines()]
+        tj_wall, tj_cpu = (sum(col) / len(col) for col in zip(*tj))
         one = json.load(open(f"{tmp}/{name}.fs1.{r}.json"))
-        runs.append((tj, one["decode_img_per_s"], one["process_img_per_s"], one["process_img_per_s"] / tj))
-    tj, decode, face, ratio = (statistics.median(col) for col in zip(*runs))
+        runs.append((tj_wall, one["decode_img_per_s"], one["process_img_per_s"], one["process_img_per_s"] / tj_wall,
+                     tj_cpu, one["decode_img_per_cpu_s"], one["process_img_per_cpu_s"], one["process_img_per_cpu_s"] / tj_cpu))
+    tj, decode, face, ratio, tj_cpu, decode_cpu, face_cpu, ratio_cpu = (statistics.median(col) for col in zip(*runs))
     many = json.load(open(f"{tmp}/{name}.fsn.json"))
     torch = json.load(open(f"{tmp}/{name}.torch.json"))
     scale = many["decode_scale"]
@@ -154,9 +172,16 @@ def measure(name):
         "torch_face_img_per_s_all_cores": round(torch["img_per_s"]),
         "face_vs_tjbench": round(ratio, 3),
         "face_vs_torch": round(many["process_img_per_s_per_worker"] / torch["img_per_s_per_worker"], 2),
+        # The same one-core figures per second of CPU time, which other load on the machine
+        # does not dilute (tjbench's from its own CPU time).
+        "tjbench_decode_img_per_cpu_s": round(tj_cpu),
+        "facestream_decode_img_per_cpu_s": round(decode_cpu),
+        "facestream_face_img_per_cpu_s": round(face_cpu),
+        "face_vs_tjbench_cpu": round(ratio_cpu, 3),
     }
     if scale == "1/1":  # tjbench decoded whole too
         out["decode_vs_tjbench"] = round(decode / tj, 3)
+        out["decode_vs_tjbench_cpu"] = round(decode_cpu / tj_cpu, 3)
     return out
 
 
