@@ -23,8 +23,9 @@ type tapTable struct {
 	reach int     // one past the last row byte the kernel reads
 }
 
-// maxTablePairs bounds the kernel's work: a shrink that needs more taps (a photo over about 20
-// times the output in a format without a scaled decode) goes through the portable kernel.
+// maxTablePairs bounds the kernel's work: a shrink that needs more taps (by over about ten: a
+// photo far larger than the output in a format without a scaled decode) goes through the
+// portable kernel.
 const maxTablePairs = 24
 
 // lastFirstTap is the furthest into a window a byte's first tap may lie: its second tap, three
