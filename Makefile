@@ -33,7 +33,9 @@ demo: build
 bench: build
 	FACESTREAM_BIN=$(CURDIR)/$(BIN) bash bench/peer/run_peers.sh
 
-# The image pipeline alone: decode + `face` against tjbench's decode and torchvision, as JSON.
+# The image pipeline alone: decode + `face` against tjbench's decode (at the scale facestream
+# decodes at) and torchvision, as JSON, on synthetic and real 112×112 faces and 250×250 and
+# 500×500 photos (bench/peer/augment_compare.sh).
 bench-augment: build
 	FACESTREAM=$(CURDIR)/$(BIN) bash bench/peer/augment_compare.sh
 

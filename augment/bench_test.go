@@ -1,6 +1,7 @@
 package augment
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -22,6 +23,7 @@ func reportRate(b *testing.B) {
 // BenchmarkOp times each op alone on a 112×112 image, every op applied (p = 1).
 func BenchmarkOp(b *testing.B) {
 	src := toRGB(face(1, 112, 112), nil)
+	src125 := toRGB(face(1, 125, 125), nil)
 	img := make([]byte, len(src))
 	full := box{0, 0, 112, 112}
 	crop := box{5, 4, 104, 106} // scale ~0.88: the face profile's crops enlarge slightly
@@ -46,6 +48,8 @@ func BenchmarkOp(b *testing.B) {
 		{"blur-sigma0.5", func() { bp.apply(img, 112, 112, 0.5) }},
 		{"blur-sigma1.5", func() { bp.apply(img, 112, 112, 1.5) }},
 		{"lowres-0.5", func() { w.lowres(img, 0.5) }},
+		// A 250×250 photo decoded at 1/2, cropped and shrunk by the multi-tap kernel.
+		{"shrink-125", func() { r.resize(img, 112, 112, src125, 125, 125, box{3, 2, 120, 121}, true) }},
 		{"erase", func() { erase(img, 112, 20, 30, 40, 50, 0) }},
 	}
 	for _, c := range cases {
@@ -92,21 +96,36 @@ func BenchmarkDecode(b *testing.B) {
 	})
 }
 
-// BenchmarkProcess times Worker.Process (decode and augment) at 112×112 per profile, on one core.
+// BenchmarkProcess times Worker.Process (decode and augment) to 112×112 per profile, on one
+// core: from 112×112 JPEGs, and from 250×250 and 500×500 photos at quality 85, which TurboJPEG
+// decodes at 1/2 and 1/4 and the resampler shrinks from there.
 func BenchmarkProcess(b *testing.B) {
-	jpegs := benchJPEGs(b, 64)
-	for _, name := range ProfileNames() {
-		b.Run(name, func(b *testing.B) {
-			w := NewWorker(mustBuiltin(b, name), 112, 112)
-			dst := make([]byte, 112*112*3)
-			pos := int64(0)
-			for b.Loop() {
-				if err := w.Process(jpegs[pos%int64(len(jpegs))], 1, 0, pos, dst); err != nil {
-					b.Fatal(err)
+	type jpegSet struct {
+		name  string // the sub-benchmarks' prefix
+		jpegs [][]byte
+	}
+	sets := []jpegSet{{"", benchJPEGs(b, 64)}}
+	for _, size := range []int{250, 500} {
+		jpegs := make([][]byte, 32)
+		for i := range jpegs {
+			jpegs[i] = encodeJPEG(b, face(uint64(i), size, size), 85)
+		}
+		sets = append(sets, jpegSet{fmt.Sprintf("%dx%d/", size, size), jpegs})
+	}
+	for _, set := range sets {
+		for _, name := range ProfileNames() {
+			b.Run(set.name+name, func(b *testing.B) {
+				w := NewWorker(mustBuiltin(b, name), 112, 112)
+				dst := make([]byte, 112*112*3)
+				pos := int64(0)
+				for b.Loop() {
+					if err := w.Process(set.jpegs[pos%int64(len(set.jpegs))], 1, 0, pos, dst); err != nil {
+						b.Fatal(err)
+					}
+					pos++
 				}
-				pos++
-			}
-			reportRate(b)
-		})
+				reportRate(b)
+			})
+		}
 	}
 }

@@ -16,11 +16,11 @@ type axisWeights struct {
 	w      []uint64
 	stride int
 	fw     []float64 // float weights of one output, before quantization
+	off3   []int32   // output i's first source byte, 3*start[i]
 	// When no output has more than two taps (enlarging, or shrinking by less than two), the
-	// fast horizontal kernel's tables: output i's first source byte, 3*start[i], and its two
-	// weights as blendPair multiplies by them, w[1] | w[0]<<32.
+	// portable two-tap kernel's weights: output i's two as blendPair multiplies by them,
+	// w[1] | w[0]<<32.
 	twoTap bool
-	off3   []int32
 	pairW  []uint64
 	// copies is true when output i is source sample start[0]+i, weight 256: a plain copy.
 	copies bool
@@ -80,27 +80,29 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		a.start[out], a.count[out] = int32(first), int32(len(fw))
 		quantizeWeights(a.w[out*a.stride:out*a.stride+len(fw)], fw, sum)
 	}
-	a.buildTwoTap(n)
+	a.buildKernelTables(n)
 }
 
-// buildTwoTap fills the fast horizontal kernel's tables when every output has one or two taps.
-func (a *axisWeights) buildTwoTap(n int) {
+// buildKernelTables fills off3, and pairW when every output has one or two taps.
+func (a *axisWeights) buildKernelTables(n int) {
 	a.twoTap, a.copies = true, true
+	a.off3 = growInt32(a.off3, n)
 	for i, c := range a.count[:n] {
 		a.twoTap = a.twoTap && c <= 2
 		a.copies = a.copies && c == 1 && a.start[i] == a.start[0]+int32(i)
+		a.off3[i] = 3 * a.start[i]
 	}
 	if !a.twoTap {
 		return
 	}
-	a.off3, a.pairW = growInt32(a.off3, n), growUint64(a.pairW, n)
+	a.pairW = growUint64(a.pairW, n)
 	for i := range n {
 		w := a.w[i*a.stride : i*a.stride+int(a.count[i])]
 		wa, wb := w[0], uint64(0)
 		if len(w) == 2 {
 			wb = w[1]
 		}
-		a.off3[i], a.pairW[i] = 3*a.start[i], wb|wa<<32
+		a.pairW[i] = wb | wa<<32
 	}
 }
 
@@ -156,15 +158,16 @@ func growUint64(s []uint64, n int) []uint64 {
 type resampler struct {
 	xs, ys axisWeights
 	rows   []byte      // the vertically resampled crop, one row per output row, and rowSlack bytes
-	offs   []int32     // the two-tap kernels' source offsets, relative to the row they read
+	offs   []int32     // the horizontal kernels' source offsets, relative to the row they read
 	taps   []int       // one output row's source rows in the vertical pass, as byte offsets
-	tail   []byte      // a source row copied with slack for the two-tap kernels' loads
-	twoTap twoTapTable // the SIMD two-tap kernel's tables
+	tail   []byte      // a source row copied with slack for the horizontal kernels' loads
+	twoTap twoTapTable // the SIMD two-tap kernel's tables (enlarging, the face profile's crops)
+	multi  tapTable    // the SIMD kernel's tables for more taps (shrinking)
 	scalar bool        // use the SWAR kernels even where AVX2 runs (tests compare the two)
 }
 
 // rowSlack is how far past a row's last pixel the two-tap kernels may load: the SIMD kernel
-// reads 16-byte windows that start at a tap.
+// reads 16-byte windows that start at a tap. (Rows that need more go through a scratch copy.)
 const rowSlack = 16
 
 // resize resamples the region b of src (sw×sh packed RGB) to dst (dw×dh packed RGB), flipped
@@ -206,32 +209,42 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 		}
 		return
 	}
-	if !a.twoTap {
-		for y := range rows {
-			a.resampleRow(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride:], x0)
-		}
-		return
-	}
 	r.offs = growInt32(r.offs, n)
 	first, last := math.MaxInt32, 0
 	for i, off := range a.off3[:n] {
 		r.offs[i] = off - int32(3*x0)
 		first, last = min(first, int(r.offs[i])), max(last, int(r.offs[i]))
 	}
-	simd := r.simd() && r.twoTap.build(r.offs, a.pairW[:n])
-	// Both kernels read past each output's first source byte (seven bytes, or the SIMD kernel's
+	simd := false
+	if r.simd() {
+		if a.twoTap {
+			simd = r.twoTap.build(r.offs, a.pairW[:n])
+		} else {
+			simd = r.multi.build(r.offs, a)
+		}
+	}
+	if !simd && !a.twoTap {
+		for y := range rows {
+			a.resampleRow(dst[y*dstStride:y*dstStride+n*3], src[y*srcStride:], x0)
+		}
+		return
+	}
+	// The kernels read past each output's first source byte (seven bytes, or the SIMD kernels'
 	// windows): the rows from whole on are too close to the end of src for that, and go one at
 	// a time through a scratch copy.
 	reach := last + 7
-	if simd {
+	switch {
+	case simd && a.twoTap:
 		reach = max(reach, r.twoTap.reach)
+	case simd:
+		reach = max(reach, r.multi.reach)
 	}
 	whole := 0
 	if len(src) >= reach {
 		whole = min(rows, (len(src)-reach)/srcStride+1)
 	}
 	if simd {
-		r.twoTap.rows(dst, dstStride, src, srcStride, whole, r.offs, a.pairW[:n])
+		r.simdRows(dst, dstStride, src, srcStride, whole, a)
 	} else {
 		// Rows go in pairs, which share the loop and the table loads; a row without a partner
 		// is paired with itself (computed twice, written once).
@@ -246,10 +259,19 @@ func (r *resampler) horizontalPass(dst []byte, dstStride int, src []byte, srcStr
 		copy(r.tail, src[y*srcStride:])
 		out := dst[y*dstStride : y*dstStride+n*3]
 		if simd {
-			r.twoTap.rows(out, dstStride, r.tail, srcStride, 1, r.offs, a.pairW[:n])
+			r.simdRows(out, dstStride, r.tail, srcStride, 1, a)
 		} else {
 			resampleRowsTwoTap(out, out, r.tail, r.tail, r.offs, a.pairW[:n], first, last)
 		}
+	}
+}
+
+// simdRows runs the SIMD kernel whose table horizontalPass built for a on rows rows.
+func (r *resampler) simdRows(dst []byte, dstStride int, src []byte, srcStride, rows int, a *axisWeights) {
+	if a.twoTap {
+		r.twoTap.rows(dst, dstStride, src, srcStride, rows, r.offs, a.pairW[:len(r.offs)])
+	} else {
+		r.multi.rows(dst, dstStride, src, srcStride, rows, r.offs, a)
 	}
 }
 

@@ -60,8 +60,8 @@ func TestWeightedRowsSIMDMatchesSWAR(t *testing.T) {
 	}
 }
 
-// TestResizeSIMDMatchesSWAR covers the two-tap horizontal kernel and the vertical one through
-// whole resizes: enlarging and shrinking crops, flipped or not, odd widths.
+// TestResizeSIMDMatchesSWAR covers the horizontal kernels (two-tap and multi-tap) and the
+// vertical one through whole resizes: enlarging and shrinking crops, flipped or not, odd widths.
 func TestResizeSIMDMatchesSWAR(t *testing.T) {
 	requireAVX2(t)
 	r := rand.New(rand.NewPCG(5, 6))
@@ -112,6 +112,8 @@ func TestProcessSIMDMatchesSWAR(t *testing.T) {
 	inputs := map[string][]byte{
 		"jpeg 112": encodeJPEG(t, face(1, 112, 112), 94),
 		"jpeg 250": encodeJPEG(t, face(2, 250, 190), 90),
+		"jpeg 500": encodeJPEG(t, face(4, 500, 500), 85), // decoded at 1/4, then shrunk by up to 1.12
+		"jpeg 251": encodeJPEG(t, face(5, 251, 251), 85), // at 1/2: odd sizes, the multi-tap kernel's tail
 		"png 128":  encodePNG(t, face(3, 128, 128)),
 	}
 	for pname, p := range profiles {
@@ -128,6 +130,32 @@ func TestProcessSIMDMatchesSWAR(t *testing.T) {
 				}
 				if !bytes.Equal(got, want) {
 					t.Errorf("%s", fmt.Sprintf("profile %s, %s, pos %d: AVX2 and SWAR differ", pname, iname, pos))
+				}
+			}
+		}
+	}
+}
+
+// TestMultiTapSIMDMatchesSWAR shrinks by factors from just over one (a photo decoded at a
+// reduced scale) to ten, where outputs start pixels before their first tap in the kernel's
+// windows, and checks that the multi-tap kernel served where two taps do not do.
+func TestMultiTapSIMDMatchesSWAR(t *testing.T) {
+	requireAVX2(t)
+	for _, factor := range []float64{1.01, 1.07, 1.12, 1.5, 1.99, 2.5, 4, 10} {
+		for _, dw := range []int{112, 37, 6} {
+			sw := int(float64(dw)*factor) + 1
+			src := toRGB(face(uint64(sw), sw, 9), nil)
+			b := box{0.5, 0, float64(dw) * factor, 9}
+			for _, flip := range []bool{false, true} {
+				fast, slow := resampler{}, resampler{scalar: true}
+				got, want := make([]byte, dw*5*3), make([]byte, dw*5*3)
+				fast.resize(got, dw, 5, src, sw, 9, b, flip)
+				slow.resize(want, dw, 5, src, sw, 9, b, flip)
+				if !bytes.Equal(got, want) {
+					t.Errorf("shrink by %g to %d, flip %v: AVX2 and SWAR differ", factor, dw, flip)
+				}
+				if !fast.xs.twoTap && fast.multi.steps == 0 { // (a slight shrink may need two taps only)
+					t.Errorf("shrink by %g to %d: the multi-tap kernel did not serve", factor, dw)
 				}
 			}
 		}

@@ -19,6 +19,7 @@ type Worker struct {
 	maxPixels int64
 	rng       sampleRNG
 	plan      plan
+	denom     int    // the last decode's scale: 1/denom
 	src       []byte // the decoded image, packed RGB
 	small     []byte // the low-resolution intermediate
 	resize    resampler
@@ -106,6 +107,10 @@ func (w *Worker) DecodeRGB(encoded []byte) (rgb []byte, width, height int, err e
 	return w.src[:width*height*3], width, height, nil
 }
 
+// DecodeScale returns the scale of the worker's last decode as 1/denom: TurboJPEG scales a JPEG
+// down by up to 8 when the sample's crop is large enough; other decodes are whole (1).
+func (w *Worker) DecodeScale() (denom int) { return w.denom }
+
 // maxKeptDecode bounds the decode buffer a worker keeps from one image to the next (a 2,364²
 // photo), so that one very large photo does not pin its pixels for the worker's lifetime.
 const maxKeptDecode = 16 << 20
@@ -128,6 +133,7 @@ func (w *Worker) decode(encoded []byte, key *sampleKey) (int, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	w.denom = 1
 	var turboErr error
 	if format == FormatJPEG && w.jpeg != nil {
 		sw, sh, err := w.decodeJPEG(encoded, key)
@@ -190,6 +196,7 @@ func (w *Worker) decodeJPEG(encoded []byte, key *sampleKey) (int, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	w.denom = denom
 	d := float64(denom)
 	c := w.plan.crop
 	w.plan.crop = box{c.x / d, c.y / d, c.w / d, c.h / d}

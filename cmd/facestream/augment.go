@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
@@ -142,10 +143,14 @@ type benchResult struct {
 	Size               int     `json:"size"`
 	Workers            int     `json:"workers"`
 	Seconds            float64 `json:"seconds_per_phase"`
+	DecodeScale        string  `json:"decode_scale"` // of the first image in the profile, as tjbench -scale takes it
 	DecodeImgPerS      float64 `json:"decode_img_per_s"`
 	ProcessImgPerS     float64 `json:"process_img_per_s"`
 	DecodeImgPerSCore  float64 `json:"decode_img_per_s_per_worker"`
 	ProcessImgPerSCore float64 `json:"process_img_per_s_per_worker"`
+	// Per second of CPU time: the one-core rate on a machine that other work shares.
+	DecodeImgPerCPUS  float64 `json:"decode_img_per_cpu_s"`
+	ProcessImgPerCPUS float64 `json:"process_img_per_cpu_s"`
 }
 
 func runAugmentBench(stdout io.Writer, args []string) error {
@@ -183,10 +188,17 @@ func runAugmentBench(stdout io.Writer, args []string) error {
 	if err != nil {
 		return fmt.Errorf("decode+augment: %w", err)
 	}
+	// The scale a JPEG decodes at depends on the sample's crop: the first image's first sample
+	// stands for the folder (a folder of like photos).
+	w := augment.NewWorker(profile, *size, *size)
+	if err := w.Process(images[0], 1, 0, 0, make([]byte, *size**size*3)); err != nil {
+		return fmt.Errorf("decode+augment: %w", err)
+	}
 	res := benchResult{
 		Folder: pos[0], Files: len(images), Decoder: augment.JPEGDecoder, Kernels: augment.Kernels(), Profile: profile.Name, Size: *size,
-		Workers: *workers, Seconds: *seconds, DecodeImgPerS: decodeRate, ProcessImgPerS: processRate,
-		DecodeImgPerSCore: decodeRate / float64(*workers), ProcessImgPerSCore: processRate / float64(*workers),
+		Workers: *workers, Seconds: *seconds, DecodeScale: fmt.Sprintf("1/%d", w.DecodeScale()),
+		DecodeImgPerS: decodeRate.wall, ProcessImgPerS: processRate.wall, DecodeImgPerCPUS: decodeRate.cpu, ProcessImgPerCPUS: processRate.cpu,
+		DecodeImgPerSCore: decodeRate.wall / float64(*workers), ProcessImgPerSCore: processRate.wall / float64(*workers),
 	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -230,9 +242,14 @@ func readImages(folder string) ([][]byte, error) {
 	return images, nil
 }
 
+// rates is what measure measured: images per second of wall time over all workers, and per
+// second of the process's CPU time (user and system), which a shared machine's other load does
+// not dilute.
+type rates struct{ wall, cpu float64 }
+
 // measure runs step on workers goroutines, each with its own Worker and output buffer, for
-// duration after a short warm-up, and returns images per second over all of them.
-func measure(workers int, duration time.Duration, step func(w *augment.Worker, i int64, dst []byte) error, p *augment.Profile, size int) (float64, error) {
+// duration after a short warm-up, and returns their images per second.
+func measure(workers int, duration time.Duration, step func(w *augment.Worker, i int64, dst []byte) error, p *augment.Profile, size int) (rates, error) {
 	var next, done atomic.Int64
 	var stop atomic.Bool
 	var wg, ready sync.WaitGroup
@@ -260,14 +277,23 @@ func measure(workers int, duration time.Duration, step func(w *augment.Worker, i
 		})
 	}
 	ready.Wait()
+	var before, after syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
+		return rates{}, fmt.Errorf("getrusage: %w", err)
+	}
 	t0 := time.Now()
 	close(start)
 	time.Sleep(duration)
 	stop.Store(true)
 	elapsed := time.Since(t0)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
+		return rates{}, fmt.Errorf("getrusage: %w", err)
+	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return 0, err
+		return rates{}, err
 	}
-	return float64(done.Load()) / elapsed.Seconds(), nil
+	cpu := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+	n := float64(done.Load())
+	return rates{wall: n / elapsed.Seconds(), cpu: n / (float64(cpu) / 1e9)}, nil
 }

@@ -104,7 +104,7 @@ func TestAugmentBench(t *testing.T) {
 	if err := writeAugment(&out, []string{"bench", dir, "--seconds", "0.2", "--workers", "2"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{`"files": 4`, `"decode_img_per_s"`, `"process_img_per_s_per_worker"`, `"workers": 2`, `"kernels"`} {
+	for _, field := range []string{`"files": 4`, `"decode_img_per_s"`, `"process_img_per_s_per_worker"`, `"workers": 2`, `"kernels"`, `"decode_scale": "1/1"`, `"process_img_per_cpu_s"`} {
 		if !strings.Contains(out.String(), field) {
 			t.Errorf("bench output lacks %s:\n%s", field, out.String())
 		}

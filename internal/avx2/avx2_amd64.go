@@ -17,6 +17,9 @@ func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
 func twoTapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int)
 
 //go:noescape
+func tapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int, pairs int)
+
+//go:noescape
 func saturate(img *byte, blocks int, lut *uint32, sat2, keep, round int32, top uint32) int
 
 //go:noescape
@@ -65,6 +68,30 @@ func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, bas
 		}
 	}
 	twoTapSteps(&out[0], outStride, &src[0], srcStride, rows, &base[0], &table[0], steps)
+	return 16 * steps
+}
+
+// TapSteps runs steps steps of a table of pairs pairs of taps on rows rows, row y read from
+// src[y*srcStride:] and written to out[y*outStride:], and returns the bytes written per row,
+// 16 a step. Step s handles two groups of eight output bytes, one per 128-bit lane; pair m of
+// group g reads the 16-byte window of a row at base[g]+6m. A step's table is 64+64*pairs bytes:
+// the even taps' byte shuffle and the odd taps' (one 16-byte VPSHUFB control per lane, each
+// picking eight bytes of the window zero-extended to 16 bits), then the weights of tap 0, 1, 2, ...
+// (8 uint16 per lane). Output byte b of a lane is (128 + sum over taps of byte*weight) >> 8;
+// the weights of a byte must sum to at most 256.
+func TapSteps(out []byte, outStride int, src []byte, srcStride, rows int, base []int32, table []byte, steps, pairs int) int {
+	if steps <= 0 || rows <= 0 {
+		return 0
+	}
+	if pairs <= 0 || len(out) < (rows-1)*outStride+16*steps || len(base) < 2*steps || len(table) < (64+64*pairs)*steps {
+		panic("avx2: TapSteps tables or output shorter than its steps")
+	}
+	for _, b := range base[:2*steps] {
+		if b < 0 || (rows-1)*srcStride+int(b)+6*(pairs-1)+16 > len(src) {
+			panic("avx2: TapSteps window outside its source")
+		}
+	}
+	tapSteps(&out[0], outStride, &src[0], srcStride, rows, &base[0], &table[0], steps, pairs)
 	return 16 * steps
 }
 

@@ -15,6 +15,10 @@
 // STORE24 packs the eight 0x00BBGGRR lanes of y back to 24 bytes at DI (Y10: the VPERMD order).
 #define STORE24(y, x) VPSHUFB satConst<>+96(SB), y, y; VPERMD y, Y10, y; VMOVDQU x, (DI); VEXTRACTI128 $1, y, x; MOVQ x, 16(DI)
 
+// STORE16 shifts the sixteen rounded 16-bit sums of y (eight a 128-bit lane) right by 8 and
+// stores them as bytes at dst, lane 0's first.
+#define STORE16(y, x, dst) VPSRLW $8, y, y; VPACKUSWB y, y, y; VPERMQ $0x08, y, y; VMOVDQU x, dst
+
 // BROADCAST_D sets every 32-bit lane of y to the 32-bit argument arg, through AX and x.
 #define BROADCAST_D(arg, x, y) MOVL arg, AX; VMOVD AX, x; VPBROADCASTD x, y
 
@@ -93,10 +97,7 @@ row:
 	VPMULLW     Y11, Y3, Y3
 	VPADDW      Y3, Y2, Y2
 	VPADDW      Y15, Y2, Y2
-	VPSRLW      $8, Y2, Y2
-	VPACKUSWB   Y2, Y2, Y2    // each lane's eight bytes in its low qword
-	VPERMQ      $0x08, Y2, Y2 // qwords 0 and 2 together
-	VMOVDQU     X2, (R14)
+	STORE16(Y2, X2, (R14))
 	ADDQ        R11, AX
 	ADDQ        R11, DX
 	ADDQ        R12, R14
@@ -106,6 +107,65 @@ row:
 	ADDQ $16, DI
 	ADDQ $8, R8
 	ADDQ $128, R9
+	DECQ CX
+	JNZ  step
+	VZEROUPPER
+	RET
+
+// func tapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int, pairs int)
+// Column by column: a step's two shuffles stay in Y8 and Y9 while it runs down every row; each
+// pair of taps reads the step's two windows 6 bytes further on than the pair before.
+TEXT ·tapSteps(SB), NOSPLIT, $0-72
+	MOVQ   out+0(FP), DI
+	MOVQ   outStride+8(FP), R12
+	MOVQ   srcStride+24(FP), R11
+	MOVQ   base+40(FP), R8
+	MOVQ   table+48(FP), R9
+	MOVQ   steps+56(FP), CX
+	MOVQ   pairs+64(FP), BX
+	IMUL3Q $6, BX, BX // the windows' offset after the last pair
+	HALF_WORDS(Y15)
+
+step:
+	MOVQ    src+16(FP), SI
+	MOVLQSX (R8), AX
+	MOVLQSX 4(R8), DX
+	ADDQ    SI, AX      // the two groups' windows in row 0
+	ADDQ    SI, DX
+	VMOVDQU (R9), Y8    // the even taps' byte shuffle, one control per 128-bit lane
+	VMOVDQU 32(R9), Y9  // the odd taps'
+	MOVQ    DI, R14
+	MOVQ    rows+32(FP), R13
+
+row:
+	VMOVDQA Y15, Y0
+	XORQ    SI, SI      // 6 * the pair
+	LEAQ    64(R9), R10 // the pair's weights
+
+pair:
+	VMOVDQU     (AX)(SI*1), X1
+	VINSERTI128 $1, (DX)(SI*1), Y1, Y1
+	VPSHUFB     Y8, Y1, Y2    // the even tap's bytes, widened to 16 bits
+	VPSHUFB     Y9, Y1, Y3    // the odd tap's
+	VPMULLW     (R10), Y2, Y2
+	VPMULLW     32(R10), Y3, Y3
+	VPADDW      Y2, Y0, Y0
+	VPADDW      Y3, Y0, Y0
+	ADDQ        $64, R10
+	ADDQ        $6, SI
+	CMPQ        SI, BX
+	JLT         pair
+
+	STORE16(Y0, X0, (R14))
+	ADDQ      R11, AX
+	ADDQ      R11, DX
+	ADDQ      R12, R14
+	DECQ      R13
+	JNZ       row
+
+	MOVQ R10, R9 // past the last pair's weights: the next step's table
+	ADDQ $16, DI
+	ADDQ $8, R8
 	DECQ CX
 	JNZ  step
 	VZEROUPPER

@@ -16,6 +16,11 @@ func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, bas
 	return 0
 }
 
+// TapSteps does nothing here (see the amd64 version) and returns 0.
+func TapSteps(out []byte, outStride int, src []byte, srcStride, rows int, base []int32, table []byte, steps, pairs int) int {
+	return 0
+}
+
 // Saturate does nothing here (see the amd64 version) and returns 0.
 func Saturate(img []byte, lut *[256]uint32, sat2, keep, round int32, top uint32) int { return 0 }
 
