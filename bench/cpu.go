@@ -28,9 +28,9 @@ func microsPerImage(d time.Duration, images int64) float64 {
 	return float64(d.Nanoseconds()) / 1e3 / float64(images)
 }
 
-// processCPU returns the CPU time (user + system) this process has used so far. With the server
+// ProcessCPU returns the CPU time (user + system) this process has used so far. With the server
 // in-process this counts the server's decoding and augmenting as well as the clients' reading.
-func processCPU() (time.Duration, error) {
+func ProcessCPU() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, fmt.Errorf("getrusage: %w", err)

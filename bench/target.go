@@ -163,7 +163,7 @@ const serverCPUMetric = "process_cpu_seconds_total"
 
 // cpu is this process's CPU time, and the server's when the server is another process that says.
 func (t *httpTarget) cpu(samples []Sample) (cpuTime, error) {
-	own, err := processCPU()
+	own, err := ProcessCPU()
 	if err != nil || !t.remote {
 		return cpuTime{own: own}, err
 	}

@@ -19,11 +19,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
+	"github.com/facestream/facestream/bench"
 )
 
 // runAugment dispatches `facestream augment preview|bench`.
@@ -277,23 +277,23 @@ func measure(workers int, duration time.Duration, step func(w *augment.Worker, i
 		})
 	}
 	ready.Wait()
-	var before, after syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
-		return rates{}, fmt.Errorf("getrusage: %w", err)
+	before, err := bench.ProcessCPU()
+	if err != nil {
+		return rates{}, err
 	}
 	t0 := time.Now()
 	close(start)
 	time.Sleep(duration)
 	stop.Store(true)
 	elapsed := time.Since(t0)
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
-		return rates{}, fmt.Errorf("getrusage: %w", err)
+	after, err := bench.ProcessCPU()
+	if err != nil {
+		return rates{}, err
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return rates{}, err
 	}
-	cpu := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
 	n := float64(done.Load())
-	return rates{wall: n / elapsed.Seconds(), cpu: n / (float64(cpu) / 1e9)}, nil
+	return rates{wall: n / elapsed.Seconds(), cpu: n / (after - before).Seconds()}, nil
 }
