@@ -5,13 +5,13 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/disintegration/gift"
 
 	"github.com/facestream/facestream/augment/internal/facegen"
+	"github.com/facestream/facestream/internal/imagetest"
 )
 
 // face returns a deterministic face-like test image.
@@ -55,20 +55,6 @@ func runGift(g *gift.GIFT, src image.Image) ([]byte, int, int) {
 	return toRGB(dst, nil), b.Dx(), b.Dy()
 }
 
-// compare returns the largest absolute difference and the PSNR in dB (+Inf when equal).
-func compare(a, b []byte) (maxDiff int, psnr float64) {
-	var sq float64
-	for i := range a {
-		d := int(a[i]) - int(b[i])
-		maxDiff = max(maxDiff, d, -d)
-		sq += float64(d * d)
-	}
-	if sq == 0 {
-		return maxDiff, math.Inf(1)
-	}
-	return maxDiff, 10 * math.Log10(255*255/(sq/float64(len(a))))
-}
-
 // checkClose fails when got and want differ by more than maxDiff levels anywhere or have a
 // PSNR under minPSNR.
 func checkClose(t *testing.T, what string, got, want []byte, maxDiff int, minPSNR float64) {
@@ -76,7 +62,7 @@ func checkClose(t *testing.T, what string, got, want []byte, maxDiff int, minPSN
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d bytes, reference has %d", what, len(got), len(want))
 	}
-	d, p := compare(got, want)
+	d, p := imagetest.Compare(got, want)
 	t.Logf("%s: max diff %d, PSNR %.1f", what, d, p)
 	if d > maxDiff || p < minPSNR {
 		t.Errorf("%s: max diff %d (limit %d), PSNR %.1f dB (limit %.0f)", what, d, maxDiff, p, minPSNR)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/disintegration/gift"
+
+	"github.com/facestream/facestream/internal/imagetest"
 )
 
 // Photos larger than the output: TurboJPEG decodes them scaled down by a power of two, and the
@@ -119,7 +121,7 @@ func TestLargeJPEGMatchesGift(t *testing.T) {
 					g.Add(gift.FlipHorizontal())
 				}
 				want, _, _ := runGift(g, full)
-				d, psnr := compare(dst, want)
+				d, psnr := imagetest.Compare(dst, want)
 				t.Logf("pos %d: max diff %d, PSNR %.1f", pos, d, psnr)
 				if psnr < 30 {
 					t.Errorf("pos %d, crop %+v: max diff %d, PSNR %.1f dB (limit 30)", pos, crop, d, psnr)

@@ -168,7 +168,7 @@ func TestLowresMatchesGift(t *testing.T) {
 	for _, f := range []float64{0.25, 0.4, 0.77, 0.999} {
 		got := toRGB(src, nil)
 		w.lowres(got, f)
-		dw, dh := lowresSize(112, 112, f)
+		dw, dh := LowresSize(112, 112, f)
 		want, _, _ := runGift(gift.New(gift.Resize(dw, dh, gift.LinearResampling), gift.Resize(112, 112, gift.LinearResampling)), src)
 		checkClose(t, fmt.Sprintf("lowres %g", f), got, want, 2, 40)
 	}

@@ -283,7 +283,7 @@ func (w *Worker) apply(dst []byte, sw, sh int) {
 
 // lowres shrinks dst by factor and enlarges it back, both bilinear.
 func (w *Worker) lowres(dst []byte, factor float64) {
-	dw, dh := lowresSize(w.width, w.height, factor)
+	dw, dh := LowresSize(w.width, w.height, factor)
 	if dw == w.width && dh == w.height {
 		return
 	}
@@ -293,8 +293,9 @@ func (w *Worker) lowres(dst []byte, factor float64) {
 	w.resize.resize(dst, w.width, w.height, w.small, dw, dh, box{0, 0, float64(dw), float64(dh)}, false)
 }
 
-// lowresSize is the intermediate size of the low-resolution op: at least one pixel.
-func lowresSize(width, height int, factor float64) (int, int) {
+// LowresSize is the intermediate size of the low-resolution op: at least one pixel (S3's offline
+// recipe shrinks to the same size).
+func LowresSize(width, height int, factor float64) (int, int) {
 	return max(1, int(math.Round(float64(width)*factor))), max(1, int(math.Round(float64(height)*factor)))
 }
 

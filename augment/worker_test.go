@@ -15,6 +15,8 @@ import (
 
 	"github.com/disintegration/gift"
 	"golang.org/x/image/bmp"
+
+	"github.com/facestream/facestream/internal/imagetest"
 )
 
 // giftPipeline applies the worker's current plan to src with gift, op by op, and returns the
@@ -44,7 +46,7 @@ func giftPipeline(t *testing.T, w *Worker, src image.Image) []byte {
 			}
 		case kindLowres:
 			if pl.lowres > 0 {
-				dw, dh := lowresSize(w.width, w.height, pl.lowres)
+				dw, dh := LowresSize(w.width, w.height, pl.lowres)
 				step = gift.New(gift.Resize(dw, dh, gift.LinearResampling), gift.Resize(w.width, w.height, gift.LinearResampling))
 			}
 		case kindErase:
@@ -89,7 +91,7 @@ func TestPipelineMatchesGift(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := giftPipeline(t, w, rgbToImage(w.src, size.X, size.Y))
-				d, psnr := compare(dst, want)
+				d, psnr := imagetest.Compare(dst, want)
 				// Each op is within 2 levels; chained ops add up to a level more.
 				if d > 3 || psnr < 40 {
 					t.Errorf("%s %v pos %d plan %+v: max diff %d, PSNR %.1f dB", p.Name, size, pos, w.plan, d, psnr)
@@ -281,9 +283,9 @@ func TestTurboMatchesGoDecoder(t *testing.T) {
 		}
 		want := toRGB(img, nil)
 		orig := toRGB(src, nil)
-		d, between := compare(got, want)
-		_, turboCoding := compare(got, orig)
-		_, goCoding := compare(want, orig)
+		d, between := imagetest.Compare(got, want)
+		_, turboCoding := imagetest.Compare(got, orig)
+		_, goCoding := imagetest.Compare(want, orig)
 		t.Logf("quality %d: decoders differ by max %d, PSNR %.1f dB; coding PSNR turbojpeg %.1f, image/jpeg %.1f",
 			q, d, between, turboCoding, goCoding)
 		if between < min(turboCoding, goCoding) || between < 33 {

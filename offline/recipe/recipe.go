@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/disintegration/gift"
+
+	"github.com/facestream/facestream/augment"
 )
 
 // Offline recipe op names (stage S3), in the order a recipe applies them: geometry first, then
@@ -207,8 +209,7 @@ func (op Op) apply(src image.Image) image.Image {
 	case Blur:
 		g = gift.New(gift.GaussianBlur(float32(p[0])))
 	case Lowres:
-		// At least one pixel, as the online lowres op of augment.
-		dw, dh := max(1, int(math.Round(float64(w)*p[0]))), max(1, int(math.Round(float64(h)*p[0])))
+		dw, dh := augment.LowresSize(w, h, p[0])
 		g = gift.New(gift.Resize(dw, dh, gift.LinearResampling), gift.Resize(w, h, gift.LinearResampling))
 	case JPEG:
 		return recompress(src, int(p[0]))

@@ -3,11 +3,11 @@ package recipe
 import (
 	"bytes"
 	"image"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/facestream/facestream/internal/imagetest"
 	"github.com/facestream/facestream/internal/testdataset"
 )
 
@@ -21,16 +21,6 @@ func rgb(img image.Image, dst []byte) []byte {
 		}
 	}
 	return dst
-}
-
-// psnr is the peak signal-to-noise ratio of a against b in dB (+Inf when equal).
-func psnr(a, b []byte) float64 {
-	var sq float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		sq += d * d
-	}
-	return 10 * math.Log10(255*255/(sq/float64(len(a))))
 }
 
 func TestRandom(t *testing.T) {
@@ -95,7 +85,7 @@ func TestOps(t *testing.T) {
 			t.Errorf("%s: size %v, want 120x100", s, b.Size())
 		}
 		got := rgb(out, nil)
-		if p := psnr(got, before); p > 60 {
+		if _, p := imagetest.Compare(got, before); p > 60 {
 			t.Errorf("%s: output is nearly the input (PSNR %.1f dB)", s, p)
 		}
 		if !bytes.Equal(rgb(src, nil), before) {
