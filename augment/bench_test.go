@@ -6,7 +6,7 @@ import (
 )
 
 // benchJPEGs returns n synthetic 112×112 face JPEGs at quality 94 (about 6 KB, like the
-// 5.9 KB aligned crops of the issue).
+// 5.9 KB aligned face crops of common training sets).
 func benchJPEGs(b *testing.B, n int) [][]byte {
 	b.Helper()
 	out := make([][]byte, n)

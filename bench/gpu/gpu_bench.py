@@ -400,7 +400,7 @@ def best_of(doc):
 
 
 def summarize(parts):
-    """The figures issue 14 asks of one run: the ceiling, the rates trained from the stream and from
+    """The figures one run reports: the ceiling, the rates trained from the stream and from
     PyTorch's DataLoader, the GPU's waiting share, and their ratios; None where a part is missing."""
     rate = {role: best_of(parts.get(name)).get("images_per_s") for role, name in SUMMARY_PARTS.items()}
 

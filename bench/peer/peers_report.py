@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-# Issue 14's served-path targets on the real faces.
+# The served-path targets on the real faces (docs/DESIGN.md, Performance targets).
 TARGET_TJBENCH_PER_CORE = 0.5
 TARGET_OVER_DATALOADER = 10.0
 

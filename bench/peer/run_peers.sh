@@ -18,7 +18,7 @@
 # Sets: the synthetic one (made once in WORK: synth, then import; the ImageFolder it was imported
 # from holds the very JPEG bytes the server decodes, so the peers read those files), and the team's
 # real 112x112 faces (lfw-ak, through internal/realdata's lookup: ../shared or $FACESTREAM_SHARED)
-# when present, with issue 14's served-path targets: >= 0.5x tjbench's decode rate per core and
+# when present, with the served-path targets: >= 0.5x tjbench's decode rate per core and
 # >= 10x PyTorch's DataLoader on the same files.
 #
 #   bench/peer/run_peers.sh                       # uses bin/facestream (make build), work in .cache/bench
