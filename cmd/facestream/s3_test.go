@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/facestream/facestream/internal/s3test"
 	"github.com/facestream/facestream/loader"
 	"github.com/facestream/facestream/objstore"
+	"github.com/facestream/facestream/offline"
 )
 
 // testStorage is what --cache-dir DIR gives a command.
@@ -166,19 +168,24 @@ func TestOfflineS3(t *testing.T) {
 	}
 
 	// The stages split over "machines" that share only the bucket: each job starts with an empty
-	// cache (at the same path, as the same pod spec gives every job) and the work folder is on s3.
+	// cache (at the same path, as the same pod spec gives every job) and the work folder is on s3;
+	// a part takes its index from $JOB_COMPLETION_INDEX, as in a Kubernetes Indexed Job.
 	cache, eqParts := filepath.Join(t.TempDir(), "job-cache"), "s3://"+s3test.Bucket+"/eq-parts"
-	for _, job := range [][]string{
-		{"embed", "--part", "0/2"}, {"embed", "--part", "1/2"},
-		{"select", "--part", "0/2"}, {"select", "--part", "1/2"}, {"select"},
-		{"augment", "--part", "0/2"}, {"augment", "--part", "1/2"},
-		{"equalize"},
-	} {
+	for _, job := range []struct {
+		stage string
+		index int // -1: not a part
+	}{{"embed", 0}, {"embed", 1}, {"select", 0}, {"select", 1}, {"select", -1}, {"augment", 0}, {"augment", 1}, {"equalize", -1}} {
 		if err := os.RemoveAll(cache); err != nil {
 			t.Fatal(err)
 		}
-		runFacestream(t, env, append([]string{"offline", job[0], raw, "--out", eqParts, "--work", "s3://" + s3test.Bucket + "/work",
-			"--model", filepath.Join(data, "models", "premodel.onnx"), "--cache-dir", cache}, job[1:]...)...)
+		args := []string{"offline", job.stage, raw, "--out", eqParts, "--work", "s3://" + s3test.Bucket + "/work",
+			"--model", filepath.Join(data, "models", "premodel.onnx"), "--cache-dir", cache}
+		jobEnv := env
+		if job.index >= 0 {
+			args = append(args, "--part", "auto/2")
+			jobEnv = append(slices.Clip(env), offline.K8sIndexEnv+"="+strconv.Itoa(job.index))
+		}
+		runFacestream(t, jobEnv, args...)
 	}
 	parts, releaseParts, err := st.fetch(ctx, eqParts)
 	if err != nil {
