@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,8 +66,16 @@ func NewCache(dir string, limit int64, log *slog.Logger) (*Cache, error) {
 }
 
 // Staging is the local folder where a dataset bound for loc is written before Upload.
+//
+// Each location's folder is one path element below its bucket's, so no location's folder holds
+// another's (s3://b and s3://b/eq would otherwise nest, and an import --force of one would wipe
+// the other's staged files, or upload them).
 func (c *Cache) Staging(loc Location) string {
-	return filepath.Join(c.dir, "staging", loc.Bucket, filepath.FromSlash(loc.Prefix))
+	name := "@root"
+	if loc.Prefix != "" {
+		name = url.PathEscape(loc.Prefix)
+	}
+	return filepath.Join(c.dir, "staging", loc.Bucket, name)
 }
 
 // Fetched is a dataset whose files are in the cache, in the folder Dir, and held there until

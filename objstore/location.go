@@ -6,6 +6,7 @@ package objstore
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"regexp"
 	"strings"
@@ -38,7 +39,8 @@ func Parse(location string) (loc Location, remote bool, err error) {
 		return Location{}, false, fmt.Errorf("location %q: %q is not an S3 bucket name", location, bucket)
 	}
 	prefix = strings.Trim(prefix, "/")
-	if prefix != "" && path.Clean(prefix) != prefix {
+	// No "." or ".." elements: the prefix also names the location's staging folder in the cache.
+	if prefix != "" && (path.Clean(prefix) != prefix || !fs.ValidPath(prefix)) {
 		return Location{}, false, fmt.Errorf("location %q: prefix %q is not a clean path", location, prefix)
 	}
 	return Location{Bucket: bucket, Prefix: prefix}, true, nil

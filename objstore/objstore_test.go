@@ -34,6 +34,10 @@ func TestParse(t *testing.T) {
 		{in: "gs://bucket/ds", err: "gs:// locations are not supported"},
 		{in: "s3://Bad_Bucket/ds", err: "not an S3 bucket name"},
 		{in: "s3://bucket/a/../b", err: "not a clean path"},
+		{in: "s3://bucket/..", err: "not a clean path"},
+		{in: "s3://bucket/../../..", err: "not a clean path"},
+		{in: "s3://bucket/a/..", err: "not a clean path"},
+		{in: "s3://bucket/./a", err: "not a clean path"},
 	} {
 		got, remote, err := Parse(tc.in)
 		if tc.err != "" {
@@ -48,6 +52,30 @@ func TestParse(t *testing.T) {
 	}
 	if got := (Location{"b", "p/q"}).Key("shards/0.arrow"); got != "p/q/shards/0.arrow" {
 		t.Errorf("Key = %q", got)
+	}
+}
+
+// TestStagingFoldersDoNotNest: no location's staging folder holds another's, so an import --force
+// of s3://b cannot wipe or upload what s3://b/eq has staged.
+func TestStagingFoldersDoNotNest(t *testing.T) {
+	c, err := NewCache(t.TempDir(), 1<<30, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, s := range []string{"s3://bucket", "s3://bucket/eq", "s3://bucket/eq/work", "s3://bucket/eq%2Fwork", "s3://other/eq"} {
+		loc, _, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, c.Staging(loc))
+	}
+	for i, a := range dirs {
+		for j, b := range dirs {
+			if rel, err := filepath.Rel(a, b); i != j && (err != nil || !strings.HasPrefix(rel, "..")) {
+				t.Errorf("staging %s holds (or is) %s", a, b)
+			}
+		}
 	}
 }
 
