@@ -1,6 +1,7 @@
 """The training stream of a facestream server as a PyTorch IterableDataset."""
 
 import collections
+import concurrent.futures
 import http.client
 import io
 import json
@@ -140,6 +141,7 @@ class StreamDataset(IterableDataset):
         self._loaded = False  # a state was loaded and no iteration has begun since
         self._reference = None  # what every server must agree on (_identity), once one has answered
         self._verified = set()  # indexes of the servers that agree with it, in this process
+        self._unanswered = set()  # indexes of the servers the start-of-stream check found silent
 
     # ----- resume ---------------------------------------------------------------------------
 
@@ -250,9 +252,10 @@ class StreamDataset(IterableDataset):
             except (OSError, http.client.HTTPException, TruncatedStream, _RetryableStatus) + _ARROW_ERRORS as err:
                 failures += 1
                 servers = len(self._servers)
-                if failures > self.max_retries * servers:
-                    raise StreamError(f"{server.url}: stream of rank {rank}/{world} failed {failures} times "
-                                      f"in a row at batch {done} (on {servers} server(s)): {err}") from err
+                # max_retries=0 still tries every other server once: failing over is not a retry.
+                if failures > max(self.max_retries * servers, servers - 1):
+                    raise StreamError(f"sub-stream {rank} of {world} failed {failures} times in a row at batch "
+                                      f"{done} on {servers} server(s); the last, {server.url}: {err}") from err
                 at = (at + 1) % servers  # the next server takes over at once; a whole round failed: back off
                 if failures % servers == 0:
                     time.sleep(min(8.0, 0.25 * 2 ** (failures // servers - 1)))
@@ -262,7 +265,7 @@ class StreamDataset(IterableDataset):
 
     # ----- HTTP -----------------------------------------------------------------------------
 
-    def info(self, world=None, batch=None, server=None):
+    def info(self, world=None, batch=None, server=None, timeout=None):
         """The `/v1/info` JSON of a server (the first that answers when not given); with world
         and batch, it includes the plan of this dataset's mode, epoch and seed for them (epoch
         length, batches per rank)."""
@@ -270,9 +273,11 @@ class StreamDataset(IterableDataset):
         query = self._query(world=world, batch=batch, **plan)
         for i, candidate in enumerate([server] if server else self._servers):
             try:
-                conn, resp = self._get(candidate, "/v1/info", query)
+                conn, resp = self._get(candidate, "/v1/info", query, timeout)
                 try:
                     return json.loads(resp.read())
+                except ValueError as err:
+                    raise StreamError(f"{candidate.url}/v1/info: not JSON: {err}") from None
                 finally:
                     conn.close()
             except (OSError, http.client.HTTPException, _RetryableStatus):
@@ -287,29 +292,54 @@ class StreamDataset(IterableDataset):
     def _batches_per_rank(self, world, server=None):
         return int(self.info(world=world, batch=self.batch_size, server=server)["plan"]["batches_per_rank"])
 
-    def _identity(self, info):
+    def _identity(self, server, info):
         """What servers of one stream must agree on for the same request to give the same bytes."""
-        ident = {"fingerprint": info["dataset"]["fingerprint"], "image": info["image"]}
-        if self.profile is None:
-            ident["default_profile"] = info["default_profile"]
-        if self.mode is None:
-            ident["default_mode"] = info["default_mode"]
+        try:
+            ident = {"fingerprint": info["dataset"]["fingerprint"], "image": info["image"]}
+            if self.profile is None:
+                ident["default_profile"] = info["default_profile"]
+            if self.mode is None:
+                ident["default_mode"] = info["default_mode"]
+        except (KeyError, TypeError) as err:
+            raise StreamError(f"{server.url}/v1/info lacks {err}: not a facestream server this client can "
+                              "check against the others") from None
         return ident
 
+    # Seconds the start-of-stream check waits for each server, all at once: a silent server costs
+    # this once, not the read timeout in every worker and epoch.
+    _PROBE_TIMEOUT = 5.0
+
     def _check_servers(self):
-        """Asks every server that answers what it serves, and refuses servers that disagree.
-        One that does not answer now is checked when a sub-stream fails over to it."""
-        for at in range(len(self._servers)):
+        """Asks every server, at once, what it serves, and refuses servers that disagree. One that
+        does not answer is not asked again here; it is checked if a sub-stream fails over to it."""
+        pending = [at for at in range(len(self._servers)) if at not in self._verified | self._unanswered]
+        if not pending:
+            return
+        timeout = min(self.timeout, self._PROBE_TIMEOUT)
+
+        def probe(at):
             try:
-                self._verify(at)
+                return self.info(server=self._servers[at], timeout=timeout)
             except (OSError, http.client.HTTPException, _RetryableStatus):
-                continue
+                return None
+
+        with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:
+            infos = list(pool.map(probe, pending))
+        for at, info in zip(pending, infos):
+            if info is None:
+                self._unanswered.add(at)
+            else:
+                self._accept(at, info)
 
     def _verify(self, at):
         """Makes sure server `at` agrees with the others (a no-op for a single server)."""
         if len(self._servers) == 1 or at in self._verified:
             return
-        ident = self._identity(self.info(server=self._servers[at]))
+        self._accept(at, self.info(server=self._servers[at]))
+
+    def _accept(self, at, info):
+        """Adds server `at`, which answered info, to the verified ones, or refuses it."""
+        ident = self._identity(self._servers[at], info)
         if self._reference is None:
             self._reference = (self._servers[at].url, ident)
         ref_url, ref = self._reference
@@ -328,9 +358,9 @@ class StreamDataset(IterableDataset):
     def _query(self, **params):
         return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
 
-    def _get(self, server, path, query):
+    def _get(self, server, path, query, timeout=None):
         cls = http.client.HTTPSConnection if server.scheme == "https" else http.client.HTTPConnection
-        conn = cls(server.netloc, timeout=self.timeout)
+        conn = cls(server.netloc, timeout=timeout or self.timeout)
         try:
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
             conn.request("GET", f"{server.prefix}{path}?{query}", headers=headers)

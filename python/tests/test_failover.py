@@ -161,6 +161,27 @@ class FailoverTest(unittest.TestCase):
         with self.assertRaisesRegex(facestream.StreamError, r"failed 3 times .*on 2 server"):
             next(iter(self.dataset([dead, dead], max_retries=1)))
 
+    def test_a_silent_server_costs_one_short_probe(self):
+        silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+        try:
+            ds = self.dataset([URL, f"http://127.0.0.1:{silent.getsockname()[1]}"], rank=0, world=2, timeout=30)
+            ds._PROBE_TIMEOUT = 0.5
+            for epoch in range(2):
+                ds.set_epoch(epoch)
+                start = time.monotonic()
+                next(iter(ds))
+                waited = time.monotonic() - start
+                self.assertLess(waited, 5 if epoch == 0 else 0.4, f"epoch {epoch}: first batch after {waited:.1f} s")
+        finally:
+            silent.close()
+
+    def test_max_retries_zero_still_fails_over(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+        got = collect(self.dataset([dead, URL], max_retries=0))
+        self.assertEqual(flat_ids(got), plan_ids(0, 1))
+
 
 @unittest.skipUnless(URL and BIN and DATASET, "needs a live server: run python/run_tests.sh")
 @unittest.skipUnless(stream.pa is not None, "pyarrow is not installed")
