@@ -29,6 +29,8 @@ type Dataset struct {
 	// rowOf maps id-minID to a row when ids are dense enough; otherwise Row binary-searches.
 	rowOf []int32
 	minID int64
+
+	onClose []func() error // run by Close, after the shards are unmapped
 }
 
 // columns are the typed columns of one record batch; they reference mmapped memory.
@@ -272,8 +274,16 @@ func (d *Dataset) Close() error {
 		}
 	}
 	d.shards = nil
+	for _, f := range d.onClose {
+		errs = append(errs, f())
+	}
+	d.onClose = nil
 	return errors.Join(errs...)
 }
+
+// OnClose has Close call f once the dataset is unmapped: whoever provided its files (a cache)
+// learns that they are no longer in use.
+func (d *Dataset) OnClose(f func() error) { d.onClose = append(d.onClose, f) }
 
 // Dir is the dataset folder.
 func (d *Dataset) Dir() string { return d.dir }

@@ -78,14 +78,15 @@ func (c *Cache) Staging(loc Location) string {
 	return filepath.Join(c.dir, "staging", loc.Bucket, name)
 }
 
-// Fetched is a dataset whose files are in the cache, in the folder Dir, and held there until
-// Release: open it (arrowio.Open maps the files) before releasing it.
+// Fetched is a dataset whose files are in the cache, in the folder Dir, pinned there until
+// Release: no process evicts a pinned file.
 type Fetched struct {
 	Dir   string
 	Stats FetchStats
 	cache *Cache
-	lock  *os.File
-	keep  map[string]bool // its blobs, which its own eviction spares
+	lock  *os.File        // the cache's shared lock, held from the manifest's download to the pins
+	pins  []*os.File      // its blobs, each open with a shared flock
+	keep  map[string]bool // its blobs, by sha256
 }
 
 // FetchStats says what a Fetch moved.
@@ -149,14 +150,42 @@ func (c *Cache) Fetch(ctx context.Context, s *Store, loc Location) (f *Fetched, 
 	if err := g.Wait(); err != nil {
 		return f, err
 	}
+	if err := f.pin(); err != nil {
+		return f, err
+	}
 	st := FetchStats{Files: len(files), Downloaded: int(downloaded.Load()), Bytes: bytes.Load(), Elapsed: time.Since(start)}
 	f.Stats = st
 	c.log.Info("fetched dataset into the cache", "dataset", loc.String(), "files", st.Files, "downloaded", st.Downloaded,
 		"MiB", st.Bytes>>20, "seconds", st.Elapsed.Seconds(), "cache", c.dir)
+	if err := c.evict(f.keep); err != nil {
+		// The dataset is whole and pinned; an eviction that failed leaves the cache larger, not wrong.
+		c.log.Warn("cache eviction failed", "cache", c.dir, "err", err)
+	}
 	return f, nil
 }
 
-// Open fetches the dataset at loc and maps it from the cache, as arrowio.Open maps a local folder.
+// pin opens each of the dataset's blobs with a shared flock, which eviction respects file by
+// file, then drops the cache's shared lock: while the lock is held no eviction runs, so every
+// blob is still there to pin, and once pinned the dataset no longer needs to hold up the
+// eviction of other files.
+func (f *Fetched) pin() error {
+	for sha := range f.keep {
+		blob, err := os.Open(f.cache.blob(sha))
+		if err != nil {
+			return fmt.Errorf("cache %s: pin: %w", f.cache.dir, err)
+		}
+		f.pins = append(f.pins, blob)
+		if err := syscall.Flock(int(blob.Fd()), syscall.LOCK_SH); err != nil {
+			return fmt.Errorf("cache %s: pin %s: %w", f.cache.dir, sha, err)
+		}
+	}
+	err := f.lock.Close() // closing drops the flock
+	f.lock = nil
+	return err
+}
+
+// Open fetches the dataset at loc and maps it from the cache, as arrowio.Open maps a local
+// folder; its files stay pinned until the dataset is closed.
 func (c *Cache) Open(ctx context.Context, s *Store, loc Location) (*arrowio.Dataset, error) {
 	f, err := c.Fetch(ctx, s, loc)
 	if err != nil {
@@ -164,27 +193,24 @@ func (c *Cache) Open(ctx context.Context, s *Store, loc Location) (*arrowio.Data
 	}
 	ds, err := arrowio.Open(f.Dir)
 	if err != nil {
-		err = fmt.Errorf("%s: %w", loc, err)
+		return nil, errors.Join(fmt.Errorf("%s: %w", loc, err), f.Release())
 	}
-	if rerr := f.Release(); rerr != nil {
-		if ds != nil {
-			rerr = errors.Join(rerr, ds.Close())
-			ds = nil
-		}
-		err = errors.Join(err, rerr)
-	}
-	return ds, err
+	ds.OnClose(f.Release)
+	return ds, nil
 }
 
-// Release lets other processes evict the dataset's files again (a mapped file stays readable
-// after its name is removed), then evicts what is above the cache's limit.
+// Release unpins the dataset's files: other processes' evictions may remove them again.
 func (f *Fetched) Release() error {
-	if f.lock == nil {
-		return nil
+	var errs []error
+	if f.lock != nil {
+		errs = append(errs, f.lock.Close())
+		f.lock = nil
 	}
-	err := f.lock.Close() // closing drops the flock
-	f.lock = nil
-	return errors.Join(err, f.cache.evict(f.keep))
+	for _, p := range f.pins {
+		errs = append(errs, p.Close()) // closing drops the flock
+	}
+	f.pins = nil
+	return errors.Join(errs...)
 }
 
 // fetchManifest downloads loc's dataset.json into the view named by its hash, and returns the view.
@@ -305,13 +331,34 @@ func (c *Cache) flock(how int) (*os.File, error) {
 	return f, nil
 }
 
+// removeUnpinned removes the blob at path unless a process holds it pinned (a shared flock).
+func removeUnpinned(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
+}
+
 // staleTemp is how old a temporary file in blobs/ must be for eviction to take it for the
 // leftover of a killed process.
 const staleTemp = time.Hour
 
-// evict removes the least recently used blobs until the rest fit the limit, sparing keep. It
-// gives up at once, evicting nothing, while another process holds the lock between fetching and
-// mapping: the next release evicts.
+// evict removes the least recently used blobs until the rest fit the limit, sparing keep and
+// every blob a process has pinned. It gives up at once, evicting nothing, while another process
+// is fetching (holds the cache's shared lock): the next fetch evicts.
 func (c *Cache) evict(keep map[string]bool) error {
 	lock, err := c.flock(syscall.LOCK_EX | syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -360,8 +407,12 @@ func (c *Cache) evict(keep map[string]bool) error {
 		if keep[b.name] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, b.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		removed, err := removeUnpinned(filepath.Join(dir, b.name))
+		if err != nil {
 			return fmt.Errorf("evict %s: %w", b.name, err)
+		}
+		if !removed {
+			continue // in use
 		}
 		_ = os.Remove(filepath.Join(dir, b.name+".etag")) // without its blob the ETag is never read
 		total -= b.size

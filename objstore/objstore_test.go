@@ -386,3 +386,67 @@ func TestMultipartUpload(t *testing.T) {
 		t.Fatalf("fetched %d bytes, want a shard above the 16 MiB part size", f.Stats.Bytes)
 	}
 }
+
+// blobsBytes is the size of every blob in a cache folder.
+func blobsBytes(t *testing.T, dir string) (total int64) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && !strings.HasPrefix(e.Name(), ".") && !strings.HasSuffix(e.Name(), ".etag") {
+			total += info.Size()
+		}
+	}
+	return total
+}
+
+// TestPinnedFilesStayOthersGo: while one process holds a dataset (a long offline run, a server),
+// another process's fetches on the same cache folder still evict everything else beyond the
+// limit, and never the held dataset's files.
+func TestPinnedFilesStayOthersGo(t *testing.T) {
+	a, b, c := writeDataset(t, 4096+10, 64), writeDataset(t, 4096+20, 64), writeDataset(t, 4096+30, 64)
+	s, locA := uploaded(t, a)
+	locB, locC := Location{Bucket: s3test.Bucket, Prefix: "b"}, Location{Bucket: s3test.Bucket, Prefix: "c"}
+	for loc, dir := range map[Location]string{locB: b, locC: c} {
+		if err := s.Upload(context.Background(), dir, loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	held, err := newCache(t, dir, 1<<30, quiet()).Fetch(context.Background(), s, locA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	heldBytes := blobsBytes(t, dir)
+
+	other := newCache(t, dir, 1, quiet()) // evicts all it may
+	for _, loc := range []Location{locB, locC} {
+		ds, err := other.Open(context.Background(), s, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ds.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// C's fetch evicted B (unpinned once closed), spared A (held) and C (just fetched).
+	m, err := arrowio.ReadManifest(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cBytes := m.Classes.Bytes
+	for _, sh := range m.Shards {
+		cBytes += sh.Bytes
+	}
+	if got := blobsBytes(t, dir) - heldBytes; got != cBytes {
+		t.Errorf("after fetching B then C with a 1-byte limit: %d bytes beside the held dataset's %d, want C's %d alone", got, heldBytes, cBytes)
+	}
+	got, err := arrowio.Open(held.Dir)
+	if err != nil {
+		t.Fatalf("the held dataset lost its files: %v", err)
+	}
+	got.Close()
+}
