@@ -102,7 +102,9 @@ make_dataset "$BIN" "$WORK" "$IDENTITIES"
 measure_set synth "$WORK/ds" "$WORK/synth/images"
 
 log "served path apart: facestream serve with $CORES workers, read by the Python and the Go client"
-start_server "$BIN" "$WORK/ds" "$WORK/serve.log" --profile face --workers "$CORES"
+SERVER_PIN=()
+((${#PIN[@]} == 0)) || SERVER_PIN=(--cpus "0-$((CORES - 1))") # the server pins itself, GOMAXPROCS with it
+start_server "$BIN" "$WORK/ds" "$WORK/serve.log" --profile face --workers "$CORES" "${SERVER_PIN[@]}"
 "${PIN[@]}" env PYTHONPATH="$ROOT/python" "$PY" "$ROOT/bench/gpu/gpu_bench.py" loader --url "$SERVER_URL" \
 	--server-pid "$SERVER_PID" --device cpu --uint8 --workers 0 "$CORES" --batch "$BATCH" --warmup 3 \
 	--seconds "$SECONDS_EACH" --name python-client --out "$WORK/client.json"

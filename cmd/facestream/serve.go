@@ -124,6 +124,9 @@ func placeServer(workers, cpus string, trainerCores int) (int, string, error) {
 		if own, err = cpuset.Parse(cpus); err != nil {
 			return 0, "", fmt.Errorf("--cpus: %w", err)
 		}
+		if out := own.Outside(allowed); len(out) > 0 {
+			return 0, "", fmt.Errorf("--cpus %s: CPUs %s are not among those this process may use (%s)", cpus, out, allowed)
+		}
 	case trainerCores != 0:
 		if _, own, err = cpuset.Leave(allowed, trainerCores); err != nil {
 			return 0, "", fmt.Errorf("--trainer-cores: %w", err)
@@ -134,8 +137,12 @@ func placeServer(workers, cpus string, trainerCores int) (int, string, error) {
 		if err := cpuset.Pin(own); err != nil {
 			return 0, "", err
 		}
-		// One P per CPU of its own: more would only time-slice the same cores.
-		runtime.GOMAXPROCS(len(own))
+		// Go's default GOMAXPROCS follows the affinity and a container's CPU quota, whichever is
+		// less, but is read at start-up: read it again now that the affinity changed (unless the
+		// user set $GOMAXPROCS).
+		if os.Getenv("GOMAXPROCS") == "" {
+			runtime.SetDefaultGOMAXPROCS()
+		}
 		placement = own.String()
 	}
 	if n == 0 {

@@ -30,6 +30,8 @@ func TestPlaceServer(t *testing.T) {
 		{workers: "auto", cpus: "0", trainer: 1, wantErr: "give one"},
 		{workers: "auto", cpus: "2-1", wantErr: "--cpus"},
 		{workers: "auto", trainer: len(allowed), wantErr: "--trainer-cores"},
+		// A CPU the process may not use is refused, not silently dropped by the kernel.
+		{workers: "auto", cpus: cpuset.Set{allowed[len(allowed)-1] + 1}.String(), wantErr: "not among those this process may use"},
 	} {
 		n, placement, err := placeServer(tc.workers, tc.cpus, tc.trainer)
 		switch {

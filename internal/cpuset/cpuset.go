@@ -72,9 +72,23 @@ func (s Set) String() string {
 	return b.String()
 }
 
+// Outside returns the CPUs of s that are not in allowed.
+func (s Set) Outside(allowed Set) Set {
+	var out Set
+	for _, c := range s {
+		if _, found := slices.BinarySearch(allowed, c); !found {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Leave splits allowed into the first n CPUs, left to another process (a trainer), and the rest,
 // for this one; it fails unless at least one CPU remains on each side.
 func Leave(allowed Set, n int) (left, rest Set, err error) {
+	if len(allowed) < 2 {
+		return nil, nil, fmt.Errorf("leave %d of the CPUs %s: there is only one, nothing to leave", n, allowed)
+	}
 	if n < 1 || n >= len(allowed) {
 		return nil, nil, fmt.Errorf("leave %d of the %d CPUs %s: want 1 to %d", n, len(allowed), allowed, len(allowed)-1)
 	}

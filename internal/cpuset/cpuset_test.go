@@ -2,6 +2,7 @@ package cpuset
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,6 +46,20 @@ func TestLeave(t *testing.T) {
 	for _, n := range []int{0, 6, 7, -1} {
 		if _, _, err := Leave(all, n); err == nil {
 			t.Errorf("Leave(%s, %d): want an error", all, n)
+		}
+	}
+	if _, _, err := Leave(Set{3}, 1); err == nil || !strings.Contains(err.Error(), "only one") {
+		t.Errorf("Leave of a single CPU: %v, want an error saying there is only one", err)
+	}
+}
+
+func TestOutside(t *testing.T) {
+	allowed := Set{0, 1, 4, 5}
+	for _, tc := range []struct{ s, want Set }{
+		{Set{0, 5}, nil}, {Set{0, 2, 5, 9}, Set{2, 9}}, {nil, nil}, {Set{6}, Set{6}},
+	} {
+		if got := tc.s.Outside(allowed); !slices.Equal(got, tc.want) {
+			t.Errorf("%s.Outside(%s) = %s, want %s", tc.s, allowed, got, tc.want)
 		}
 	}
 }
