@@ -88,7 +88,7 @@ func runOffline(args []string) (err error) {
 	if out != outName {
 		fmt.Printf("uploaded %s to %s\n", out, outName)
 	}
-	return printSummary(os.Stdout, p.Out)
+	return printSummary(os.Stdout, p.Out, outName)
 }
 
 // parseOffline reads the stage, the dataset and the flags: the config file first, then the flags
@@ -211,8 +211,9 @@ func specSetter(field func(c *offline.Config) *offline.Spec) func(c *offline.Con
 	}
 }
 
-// printSummary prints the figures of the report an equalize wrote.
-func printSummary(w io.Writer, out string) error {
+// printSummary prints the figures of the report an equalize wrote into out, naming its files
+// under location (out itself, or the s3:// location out was uploaded to).
+func printSummary(w io.Writer, out, location string) error {
 	data, err := os.ReadFile(filepath.Join(out, "report", "report.json"))
 	if err != nil {
 		return fmt.Errorf("read the report: %w", err)
@@ -224,7 +225,7 @@ func printSummary(w io.Writer, out string) error {
 	fmt.Fprintf(w, "raw: %d photos of %d identities\n", r.Raw.Samples, r.Raw.Identities)
 	fmt.Fprintf(w, "S2: t %s = %.4f, kept %d (relabeled %d), removed %d: %d at most t, %d nearer another identity, %d undecodable (see %s)\n",
 		r.S2.TSpec, r.S2.T, r.S2.Kept, r.S2.Relabeled, r.S2.Removed, r.S2.BelowT, r.S2.NearerOther, r.S2.Undecodable,
-		filepath.Join(out, "report", "removed.csv"))
+		joinLocation(location, "report/removed.csv"))
 	if r.S2.Weak {
 		fmt.Fprintf(w, "S2: the pre-model does not separate these identities (%.2g of impostor cosines above the median genuine one): cleaned conservatively\n", r.S2.Overlap)
 	}
@@ -243,6 +244,6 @@ func printSummary(w io.Writer, out string) error {
 		r.S3.Accepted, r.S3.Attempts)
 	fmt.Fprintf(w, "S4: %s, target %d: identity entropy %.4f → %.4f, max/min %.1f → %.1f\n", r.S4.Policy, r.S4.Target,
 		r.S4.Before.Entropy, r.S4.After.Entropy, r.S4.Before.MaxMinRatio, r.S4.After.MaxMinRatio)
-	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report", "report.html"))
+	fmt.Fprintf(w, "report: %s\n", joinLocation(location, "report/report.html"))
 	return nil
 }

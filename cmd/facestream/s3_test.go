@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -149,8 +150,16 @@ func TestOfflineS3(t *testing.T) {
 	if err := st.store.Upload(ctx, filepath.Join(data, "raw"), loc); err != nil {
 		t.Fatal(err)
 	}
-	runFacestream(t, env, "offline", "run", raw, "--out", eq, "--model", filepath.Join(data, "models", "premodel.onnx"),
+	run := exec.Command(os.Args[0], "offline", "run", raw, "--out", eq, "--model", filepath.Join(data, "models", "premodel.onnx"),
 		"--cache-dir", filepath.Join(t.TempDir(), "offline-cache"))
+	run.Env = env
+	out, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("offline run to s3: %v\n%s", err, out)
+	}
+	if want := "report: " + eq + "/report/report.html\n"; !strings.Contains(string(out), want) {
+		t.Errorf("offline run to s3 says where its report is otherwise than %q:\n%s", want, out)
+	}
 	dir, release, err := st.fetch(ctx, eq)
 	if err != nil {
 		t.Fatal(err)
