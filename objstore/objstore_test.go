@@ -450,3 +450,49 @@ func TestPinnedFilesStayOthersGo(t *testing.T) {
 	}
 	got.Close()
 }
+
+// TestReuploadRemovesTheOlderDatasetsFiles: a smaller dataset uploaded over a larger one leaves
+// none of the older shards behind, and nothing under the prefix that is not the dataset's.
+func TestReuploadRemovesTheOlderDatasetsFiles(t *testing.T) {
+	large, small := writeDataset(t, 3*4096, 16), writeDataset(t, 100, 16)
+	s, loc := uploaded(t, large)
+	ctx := context.Background()
+	for _, key := range []string{"notes.txt", ".work/stages/embed.json"} {
+		if _, err := s.client.PutObject(ctx, loc.Bucket, loc.Key(key), strings.NewReader("mine"), 4, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Upload(ctx, small, loc); err != nil {
+		t.Fatal(err)
+	}
+	listing, err := s.list(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := arrowio.ReadManifest(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{arrowio.ManifestName: true, m.Classes.File: true, "notes.txt": true, ".work/stages/embed.json": true}
+	for _, sh := range m.Shards {
+		want[sh.File] = true
+	}
+	for rel := range listing {
+		if !want[rel] && !strings.HasPrefix(rel, "report/") {
+			t.Errorf("%s left in the bucket after a smaller dataset replaced the one it belonged to", rel)
+		}
+	}
+	for rel := range want {
+		if _, ok := listing[rel]; !ok {
+			t.Errorf("%s missing after the upload", rel)
+		}
+	}
+	ds, err := newCache(t, t.TempDir(), 1<<30, quiet()).Open(ctx, s, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if ds.Len() != 100 {
+		t.Errorf("the re-uploaded dataset has %d samples, want 100", ds.Len())
+	}
+}

@@ -142,7 +142,39 @@ func (s *Store) Upload(ctx context.Context, dir string, loc Location) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return s.put(ctx, dir, loc, arrowio.ManifestName)
+	if err := s.put(ctx, dir, loc, arrowio.ManifestName); err != nil {
+		return err
+	}
+	return s.removeStale(ctx, loc, files)
+}
+
+// removeStale removes the objects of a dataset's own files and folders under loc that the
+// dataset just uploaded does not have (the shards of an older, larger one): as a local replace
+// clears them, so the bucket holds one dataset, not the remains of several. Anything else under
+// the prefix (a work folder, the user's own objects) is left alone.
+func (s *Store) removeStale(ctx context.Context, loc Location, uploaded []string) error {
+	listing, err := s.list(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("the dataset is published; listing %s for an older dataset's files: %w", loc, err)
+	}
+	owned := map[string]bool{arrowio.CentersFile: true, arrowio.CentersNPYFile: true}
+	for _, name := range arrowio.ClearedNames() {
+		owned[name] = true
+	}
+	keep := map[string]bool{arrowio.ManifestName: true}
+	for _, rel := range uploaded {
+		keep[rel] = true
+	}
+	for rel := range listing {
+		first, _, _ := strings.Cut(rel, "/")
+		if keep[rel] || !owned[first] {
+			continue
+		}
+		if err := s.client.RemoveObject(ctx, loc.Bucket, loc.Key(rel), minio.RemoveObjectOptions{}); err != nil {
+			return fmt.Errorf("the dataset is published; removing %s/%s of an older dataset: %w", loc, rel, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) put(ctx context.Context, dir string, loc Location, rel string) error {
