@@ -421,5 +421,42 @@ func (c *Cache) evict(keep map[string]bool) error {
 	if evicted > 0 || total > c.limit {
 		c.log.Info("cache eviction", "cache", c.dir, "evicted", evicted, "MiB", total>>20, "limit_MiB", c.limit>>20)
 	}
+	return c.removeDeadViews()
+}
+
+// removeDeadViews removes the views that link to a blob no longer in the cache: nobody holds
+// them (a held dataset's blobs are pinned) and a later fetch of that dataset makes its view anew.
+// It runs under the exclusive lock, so no fetch is building a view meanwhile.
+func (c *Cache) removeDeadViews() error {
+	views := filepath.Join(c.dir, "views")
+	entries, err := os.ReadDir(views)
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		view := filepath.Join(views, e.Name())
+		dead := false
+		err := filepath.WalkDir(view, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.Type()&fs.ModeSymlink == 0 {
+				return err
+			}
+			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) { // follows the link
+				dead = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("cache %s: %w", c.dir, err)
+		}
+		if dead {
+			if err := os.RemoveAll(view); err != nil {
+				return fmt.Errorf("cache %s: remove the dead view %s: %w", c.dir, e.Name(), err)
+			}
+		}
+	}
 	return nil
 }

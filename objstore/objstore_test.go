@@ -449,6 +449,14 @@ func TestPinnedFilesStayOthersGo(t *testing.T) {
 		t.Fatalf("the held dataset lost its files: %v", err)
 	}
 	got.Close()
+	// B's view went with its files; A's (held) and C's stay.
+	views, err := os.ReadDir(filepath.Join(dir, "views"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 {
+		t.Errorf("%d views left, want the held dataset's and the last one's", len(views))
+	}
 }
 
 // TestReuploadRemovesTheOlderDatasetsFiles: a smaller dataset uploaded over a larger one leaves
