@@ -39,11 +39,9 @@ type Pipeline struct {
 	DatasetName string
 }
 
-// Run runs every stage on the whole dataset, skipping those already done.
-// Every stage function takes a context: a cancelled one stops the run before the next stage (or
-// S3's next chunk of identities) begins; what is written stays valid, as a killed run's does.
-
-// Run runs every stage on the whole dataset, skipping those already done.
+// Run runs every stage on the whole dataset, skipping those already done. Every stage function
+// takes a context: a cancelled one stops the run before the next stage (or S3's next chunk of
+// identities) begins; what is written stays valid, as a killed run's does.
 func (p *Pipeline) Run(ctx context.Context) error {
 	return p.session(ctx, func(s *session) error {
 		if _, err := s.embed(ctx, Part{0, 1}); err != nil {

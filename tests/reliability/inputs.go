@@ -257,10 +257,15 @@ func writeBadContainers(ctx context.Context, e *env) ([]container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read idx: %w", err)
 	}
+	var werr error // the first failure to write a fixture: a check on a missing file would mislead
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		_ = os.WriteFile(p, b, 0o644)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil && werr == nil {
+			werr = fmt.Errorf("containers: %w", err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil && werr == nil {
+			werr = fmt.Errorf("containers: %w", err)
+		}
 		return p
 	}
 	truncRec := write("trunc/t.rec", recBytes[:len(recBytes)/2])
@@ -269,6 +274,9 @@ func writeBadContainers(ctx context.Context, e *env) ([]container, error) {
 	write("badidx/b.idx", []byte("0\t0\n1\tnot-a-number\n2\t99999999999\n"))
 	garbage := write("garbage/g.rec", bytes.Repeat([]byte("\xde\xad\xbe\xef"), 5000))
 	junkPQ := write("junk.parquet", []byte("PAR1 not really PAR1"))
+	if werr != nil {
+		return nil, werr
+	}
 	return []container{
 		{"truncated .rec", []string{"rec", truncRec}},
 		{"bad .idx", []string{"rec", badIdx}},
