@@ -38,6 +38,14 @@ func (d *turboJPEG) header(encoded []byte) (int, int, error) {
 	if len(encoded) == 0 {
 		return 0, 0, errors.New("read jpeg header: empty input")
 	}
+	if width, height, ok := jpegFrameSize(encoded); ok {
+		return width, height, nil
+	}
+	return d.readHeader(encoded)
+}
+
+// readHeader is TurboJPEG's own reading of the header, for what jpegFrameSize does not walk.
+func (d *turboJPEG) readHeader(encoded []byte) (int, int, error) {
 	if C.tjDecompressHeader3(d.handle, (*C.uchar)(unsafe.Pointer(&encoded[0])), C.ulong(len(encoded)),
 		&d.width, &d.height, &d.subsamp, &d.colorspace) != 0 {
 		return 0, 0, fmt.Errorf("read jpeg header: %s", d.lastError())

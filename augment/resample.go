@@ -15,8 +15,8 @@ type axisWeights struct {
 	count  []int32
 	w      []uint64
 	stride int
-	fw     []float64 // float weights of one output, before quantization
-	off3   []int32   // output i's first source byte, 3*start[i]
+	fw     []int64 // one output's weights in fixed point, before quantization
+	off3   []int32 // output i's first source byte, 3*start[i]
 	// When no output has more than two taps (enlarging, or shrinking by less than two), the
 	// portable two-tap kernel's weights: output i's two as blendPair multiplies by them,
 	// w[1] | w[0]<<32.
@@ -32,55 +32,109 @@ type box struct{ x, y, w, h float64 }
 // build computes the weights of gift's LinearResampling (a triangle kernel, widened by the
 // shrink factor so that shrinking averages instead of aliasing) for n outputs covering
 // [off, off+length) of a source axis, reading only samples in [lo, hi]. Near the clamp the
-// remaining weights are renormalized, exactly as gift does after a Crop. flip reverses the outputs.
+// remaining weights are renormalized, as gift does after a Crop. flip reverses the outputs.
+//
+// It runs twice for every sample, so positions are fixed point (fixedOne to a pixel): output
+// i's centre is one addition from output i-1's, and enlarging, where a centre's two taps
+// weigh its fraction and the rest, needs neither division nor rounding calls. Taps whose
+// 8-bit weight rounds to zero are left out.
 func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 	delta := length / float64(n)
 	scale := max(delta, 1)
-	radius := math.Ceil(scale)
-	a.stride = int(2*radius) + 1
-	a.start = growInt32(a.start, n)
-	a.count = growInt32(a.count, n)
-	a.w = growUint64(a.w, n*a.stride)
-	if cap(a.fw) < a.stride {
-		a.fw = make([]float64, a.stride)
+	stride := 2*int(math.Ceil(scale)) + 1
+	// Locals, not fields: the compiler reloads fields after every store to the tables.
+	starts, counts, weights := growInt32(a.start, n), growInt32(a.count, n), growUint64(a.w, n*stride)
+	if cap(a.fw) < stride {
+		a.fw = make([]int64, stride)
 	}
+	fw := a.fw[:stride]
+	a.start, a.count, a.w, a.stride = starts, counts, weights, stride
+	step, support := toFixed(delta), toFixed(scale) // a weight is support - |distance|
+	center := toFixed(off + float64(0.5*delta) - 0.5)
 	for i := range n {
-		center := off + float64((float64(i)+0.5)*delta) - 0.5
-		left := max(int(math.Ceil(center-radius)), lo)
-		right := min(int(math.Floor(center+radius)), hi)
-		fw := a.fw[:0]
-		var sum float64
-		first := -1
-		for j := left; j <= right; j++ {
-			dist := float64(j) - center
-			if scale != 1 { // enlarging: skip a division by one, exact anyway
-				dist /= scale
-			}
-			wt := 1 - math.Abs(dist)
-			if wt <= 0 {
-				if first < 0 {
-					continue // leading zero weight: start later
-				}
-				break // trailing zero weight: done
-			}
-			if first < 0 {
-				first = j
-			}
-			fw = append(fw, wt)
-			sum += wt
-		}
-		if first < 0 { // the span lies outside [lo, hi]: take the nearest sample
-			first = min(max(int(math.Round(center)), lo), hi)
-			fw, sum = append(fw, 1), 1
-		}
 		out := i
 		if flip {
 			out = n - 1 - i
 		}
-		a.start[out], a.count[out] = int32(first), int32(len(fw))
-		quantizeWeights(a.w[out*a.stride:out*a.stride+len(fw)], fw, sum)
+		w := weights[out*stride : out*stride+stride]
+		first, taps := int(center>>fixedBits), 0 // the sample at or left of the centre
+		if frac := center & (fixedOne - 1); support == fixedOne && first >= lo && first < hi {
+			// Enlarging inside the span: the two samples around the centre.
+			right := (frac + fixedOne>>9) >> (fixedBits - 8) // the right one's weight, rounded to 1/256
+			w[0], w[1], taps = uint64(256-right), uint64(right), 2
+			switch right {
+			case 0:
+				taps = 1
+			case 256:
+				first, w[0], taps = first+1, 256, 1
+			}
+		} else {
+			first, taps = triangleTaps(w, fw, center, support, lo, hi)
+		}
+		starts[out], counts[out] = int32(first), int32(taps)
+		center += step
 	}
 	a.buildKernelTables(n)
+}
+
+// fixedBits is the fraction bits of build's fixed-point positions; fixedOne is a pixel.
+const (
+	fixedBits = 32
+	fixedOne  = int64(1) << fixedBits
+)
+
+func toFixed(x float64) int64 { return int64(math.Round(x * float64(fixedOne))) }
+
+// triangleTaps writes to w the 8-bit weights of the samples in [lo, hi] within support of
+// center (support - distance, renormalized to sum to 256), or 256 for the nearest sample when
+// there are none, using fw for the fixed-point weights; it returns the first sample and the
+// count, without the leading and trailing taps that round to zero.
+func triangleTaps(w []uint64, fw []int64, center, support int64, lo, hi int) (first, taps int) {
+	left := max(int((center-support)>>fixedBits)+1, lo) // the first sample nearer than support
+	right := min(int((center+support-1)>>fixedBits), hi)
+	var sum int64
+	for j := left; j <= right; j++ {
+		wt := support - abs64(int64(j)<<fixedBits-center)
+		fw[j-left] = wt
+		sum += wt
+	}
+	if right < left { // the span lies outside [lo, hi]: take the nearest sample
+		w[0] = 256
+		return min(max(int((center+fixedOne/2)>>fixedBits), lo), hi), 1
+	}
+	count := right - left + 1
+	quantizeWeights(w[:count], fw[:count], sum)
+	lead := 0
+	for w[lead] == 0 {
+		lead++
+	}
+	for w[count-1] == 0 {
+		count--
+	}
+	copy(w, w[lead:count])
+	return left + lead, count - lead
+}
+
+// quantizeWeights writes fw/sum as 8-bit weights that sum exactly to 256 (the rounding residue
+// goes to the largest weight), so flat areas stay exactly flat and no SWAR lane can overflow.
+func quantizeWeights(dst []uint64, fw []int64, sum int64) {
+	unit := 256 / float64(sum)
+	total, largest := 0, 0
+	for k, v := range fw {
+		dst[k] = uint64(roundNonNegative(float64(float64(v) * unit))) // converted: no fused multiply-add
+		total += int(dst[k])
+		if dst[k] > dst[largest] {
+			largest = k
+		}
+	}
+	dst[largest] = uint64(int(dst[largest]) + 256 - total)
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // buildKernelTables fills off3, and pairW when every output has one or two taps.
@@ -113,20 +167,6 @@ func (a *axisWeights) end() int {
 		e = max(e, int(s+a.count[i]))
 	}
 	return e
-}
-
-// quantizeWeights writes fw/sum as 8-bit weights that sum exactly to 256 (the rounding residue
-// goes to the largest weight), so flat areas stay exactly flat and no SWAR lane can overflow.
-func quantizeWeights(dst []uint64, fw []float64, sum float64) {
-	total, largest := 0, 0
-	for k, v := range fw {
-		dst[k] = uint64(roundNonNegative(float64(v / sum * 256)))
-		total += int(dst[k])
-		if dst[k] > dst[largest] {
-			largest = k
-		}
-	}
-	dst[largest] = uint64(int(dst[largest]) + 256 - total)
 }
 
 // roundNonNegative is math.Round for 0 <= x < 2^63, several times faster: x - trunc(x) is exact.

@@ -21,10 +21,10 @@ func requireAVX2(t testing.TB) {
 
 // randomWeights returns n 8-bit weights summing to 256, as the resampling and blur passes make.
 func randomWeights(r *rand.Rand, n int) []uint64 {
-	fw := make([]float64, n)
-	sum := 0.0
+	fw := make([]int64, n)
+	sum := int64(0)
 	for i := range fw {
-		fw[i] = r.Float64() + 0.01
+		fw[i] = r.Int64N(1<<32) + 1<<24
 		sum += fw[i]
 	}
 	w := make([]uint64, n)
