@@ -71,6 +71,7 @@ func (a *axisWeights) build(n int, off, length float64, lo, hi int, flip bool) {
 		} else {
 			first, taps = triangleTaps(w, fw, center, support, lo, hi)
 		}
+		clear(w[taps:]) // rows are whole: the SIMD table reads past an output's last tap
 		starts[out], counts[out] = int32(first), int32(taps)
 		center += step
 	}

@@ -74,7 +74,7 @@ func (t *tapTable) build(offs []int32, a *axisWeights) bool {
 	clear(table) // the weights of leading taps, and of taps past an output's last
 	for g, base := range bases {
 		j := 8 * g
-		fillGroup(table[g/2*stepLen:(g/2+1)*stepLen], 16*(g&1), offs[j/3:], int32(j%3), base, counts[j/3:], weights[j/3*stride:], stride)
+		fillGroup(table[g/2*stepLen:(g/2+1)*stepLen], 16*(g&1), offs[j/3:], int32(j%3), base, weights[j/3*stride:], stride, 2*pairs)
 	}
 	t.base, t.table, t.steps, t.pairs, t.reach = bases, table, steps, pairs, reach
 	return true
@@ -82,9 +82,11 @@ func (t *tapTable) build(offs []int32, a *axisWeights) bool {
 
 // fillGroup writes one group's half of a step's table (lanes from byte half of each vector on)
 // for the eight output bytes from channel c of output 0 of offs on, whose window starts at base:
-// output p has counts[p] weights from weights[p*stride:]. Apart from build, whose locals would
-// crowd it out of the registers.
-func fillGroup(step []byte, half int, offs []int32, c, base int32, counts []int32, weights []uint64, stride int) {
+// output p has the weights weights[p*stride:(p+1)*stride] (zeros after its last), of which the
+// first taps fit after a byte's leading taps. Whole rows, not each output's own count: a loop
+// whose length changed from byte to byte mispredicted its exit every time. Apart from build,
+// whose locals would crowd it out of the registers.
+func fillGroup(step []byte, half int, offs []int32, c, base int32, weights []uint64, stride, taps int) {
 	p := 0
 	for k := half; k < half+16; k += 2 {
 		at := offs[p] + c - base
@@ -93,7 +95,7 @@ func fillGroup(step []byte, half int, offs []int32, c, base int32, counts []int3
 		step[k], step[k+1] = byte(at), 0x80 // 0x80: the high byte is zero
 		step[32+k], step[32+k+1] = byte(at+3), 0x80
 		lanes := step[64+32*lead+k:]
-		for tap, w := range weights[p*stride : p*stride+int(counts[p])] {
+		for tap, w := range weights[p*stride : p*stride+min(stride, taps-lead)] {
 			lanes[32*tap], lanes[32*tap+1] = byte(w), byte(w>>8)
 		}
 		if c++; c == 3 {

@@ -23,43 +23,48 @@
 #define BROADCAST_D(arg, x, y) MOVL arg, AX; VMOVD AX, x; VPBROADCASTD x, y
 
 // func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
+// The even and odd bytes of each 32-byte block are weighted apart, widened in place by a mask and
+// a shift, and each result byte is put back where it came from: none of the byte shuffles,
+// widening loads or packs of port 5, which they would saturate.
 TEXT ·weightedRows(SB), NOSPLIT, $0-48
-	MOVQ out+0(FP), DI
-	MOVQ n+8(FP), CX
-	MOVQ src+16(FP), SI
-	MOVQ offs+24(FP), R8
-	MOVQ w+32(FP), R9
-	MOVQ taps+40(FP), R10
+	MOVQ     out+0(FP), DI
+	MOVQ     n+8(FP), CX
+	MOVQ     src+16(FP), SI
+	MOVQ     offs+24(FP), R8
+	MOVQ     w+32(FP), R9
+	MOVQ     taps+40(FP), R10
 	HALF_WORDS(Y15)
+	VPCMPEQW Y14, Y14, Y14
+	VPSRLW   $8, Y14, Y14  // 0x00ff in every 16-bit lane: the even bytes
 	XORQ     BX, BX
 
 block:
-	VMOVDQA Y15, Y0 // bytes 0-15 of the block
-	VMOVDQA Y15, Y1 // bytes 16-31
+	VMOVDQA Y15, Y0 // the even bytes' sums
+	VMOVDQA Y15, Y1 // the odd bytes'
 	XORQ    DX, DX
 
 tap:
 	MOVQ         (R8)(DX*8), R11
 	ADDQ         SI, R11
-	VPMOVZXBW    (R11)(BX*1), Y2
-	VPMOVZXBW    16(R11)(BX*1), Y3
+	VMOVDQU      (R11)(BX*1), Y2
 	VPBROADCASTW (R9)(DX*8), Y4 // the low 16 bits of w[k]
-	VPMULLW      Y4, Y2, Y2
+	VPAND        Y14, Y2, Y3
+	VPSRLW       $8, Y2, Y2
 	VPMULLW      Y4, Y3, Y3
-	VPADDW       Y2, Y0, Y0
-	VPADDW       Y3, Y1, Y1
+	VPMULLW      Y4, Y2, Y2
+	VPADDW       Y3, Y0, Y0
+	VPADDW       Y2, Y1, Y1
 	INCQ         DX
 	CMPQ         DX, R10
 	JLT          tap
 
-	VPSRLW    $8, Y0, Y0
-	VPSRLW    $8, Y1, Y1
-	VPACKUSWB Y1, Y0, Y0     // qwords: bytes 0-7, 16-23, 8-15, 24-31
-	VPERMQ    $0xd8, Y0, Y0  // back in order
-	VMOVDQU   Y0, (DI)(BX*1)
-	ADDQ      $32, BX
-	CMPQ      BX, CX
-	JLT       block
+	VPSRLW  $8, Y0, Y0     // the even results, in the low bytes
+	VPANDN  Y1, Y14, Y1    // the odd ones, (sum >> 8) << 8: already in the high bytes
+	VPOR    Y1, Y0, Y0
+	VMOVDQU Y0, (DI)(BX*1)
+	ADDQ    $32, BX
+	CMPQ    BX, CX
+	JLT     block
 	VZEROUPPER
 	RET
 
