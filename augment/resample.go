@@ -105,14 +105,16 @@ func triangleTaps(w []uint64, fw []int64, center, support int64, lo, hi int) (fi
 	}
 	count := right - left + 1
 	quantizeWeights(w[:count], fw[:count], sum)
+	for w[count-1] == 0 {
+		count--
+	}
 	lead := 0
 	for w[lead] == 0 {
 		lead++
 	}
-	for w[count-1] == 0 {
-		count--
+	if lead > 0 {
+		copy(w, w[lead:count])
 	}
-	copy(w, w[lead:count])
 	return left + lead, count - lead
 }
 
