@@ -2,6 +2,7 @@ package augment
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/facestream/facestream/internal/avx2"
 )
@@ -87,16 +88,24 @@ func (t *tapTable) build(offs []int32, a *axisWeights) bool {
 // whose length changed from byte to byte mispredicted its exit every time. Apart from build,
 // whose locals would crowd it out of the registers.
 func fillGroup(step []byte, half int, offs []int32, c, base int32, weights []uint64, stride, taps int) {
+	// Stores go through pointers after one check: with bounds checks on every byte, the loop
+	// ran out of registers. (Little-endian stores: the table serves the AVX2 kernels alone.)
+	last := (int(c) + 7) / 3 // the output of the group's last byte
+	if half < 0 || half > 16 || len(step) < 64+32*taps || len(offs) <= last || len(weights) < (last+1)*stride {
+		panic("augment: tap table group out of bounds")
+	}
+	table, rows := unsafe.Pointer(unsafe.SliceData(step)), unsafe.Pointer(unsafe.SliceData(weights))
 	p := 0
 	for k := half; k < half+16; k += 2 {
 		at := offs[p] + c - base
 		lead := leadingTaps(at)
 		at -= int32(3 * lead)
-		step[k], step[k+1] = byte(at), 0x80 // 0x80: the high byte is zero
-		step[32+k], step[32+k+1] = byte(at+3), 0x80
-		lanes := step[64+32*lead+k:]
-		for tap, w := range weights[p*stride : p*stride+min(stride, taps-lead)] {
-			lanes[32*tap], lanes[32*tap+1] = byte(w), byte(w>>8)
+		// The shuffles' byte pairs: the tap's byte, then 0x80 (a zero high byte).
+		*(*uint16)(unsafe.Add(table, k)) = uint16(uint8(at)) | 0x8000
+		*(*uint16)(unsafe.Add(table, 32+k)) = uint16(uint8(at+3)) | 0x8000
+		lanes, row := unsafe.Add(table, 64+32*lead+k), unsafe.Add(rows, 8*p*stride)
+		for tap := range min(stride, taps-lead) {
+			*(*uint16)(unsafe.Add(lanes, 32*tap)) = uint16(*(*uint64)(unsafe.Add(row, 8*tap)))
 		}
 		if c++; c == 3 {
 			p, c = p+1, 0
