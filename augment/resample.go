@@ -199,14 +199,15 @@ func growUint64(s []uint64, n int) []uint64 {
 // CPU has them and SWAR kernels (swar.go) elsewhere, with the same bytes either way; it keeps
 // its buffers between calls, so resizing allocates nothing once they have grown.
 type resampler struct {
-	xs, ys axisWeights
-	rows   []byte      // the vertically resampled crop, one row per output row, and rowSlack bytes
-	offs   []int32     // the horizontal kernels' source offsets, relative to the row they read
-	taps   []int       // one output row's source rows in the vertical pass, as byte offsets
-	tail   []byte      // a source row copied with slack for the horizontal kernels' loads
-	twoTap twoTapTable // the SIMD two-tap kernel's tables (enlarging, the face profile's crops)
-	multi  tapTable    // the SIMD kernel's tables for more taps (shrinking)
-	scalar bool        // use the SWAR kernels even where AVX2 runs (tests compare the two)
+	xs, ys  axisWeights
+	rows    []byte      // the vertically resampled crop, one row per output row, and rowSlack bytes
+	offs    []int32     // the horizontal kernels' source offsets, relative to the row they read
+	taps    []int       // one output row's source rows in the vertical pass, as byte offsets
+	rowOffs []int       // each output row's first source row in the vertical pass, as a byte offset
+	tail    []byte      // a source row copied with slack for the horizontal kernels' loads
+	twoTap  twoTapTable // the SIMD two-tap kernel's tables (enlarging, the face profile's crops)
+	multi   tapTable    // the SIMD kernel's tables for more taps (shrinking)
+	scalar  bool        // use the SWAR kernels even where AVX2 runs (tests compare the two)
 }
 
 // rowSlack is how far past a row's last pixel the two-tap kernels may load: the SIMD kernel
@@ -322,6 +323,15 @@ func (r *resampler) simdRows(dst []byte, dstStride int, src []byte, srcStride, r
 // a.start[y]-first, ... of src (one every srcStride bytes).
 func (r *resampler) verticalPass(dst []byte, dstStride, rowLen int, src []byte, srcStride int, a *axisWeights, first int) {
 	simd := r.simd()
+	if simd {
+		r.rowOffs = r.rowOffs[:0]
+		for _, start := range a.start {
+			r.rowOffs = append(r.rowOffs, (int(start)-first)*srcStride)
+		}
+		if avx2.VerticalRows(dst, dstStride, src, srcStride, r.rowOffs, a.count, a.w, a.stride, rowLen) {
+			return
+		}
+	}
 	for y, start := range a.start {
 		count := int(a.count[y])
 		r.taps = r.taps[:0]

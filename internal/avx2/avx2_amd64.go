@@ -14,6 +14,9 @@ func FMAAvailable() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
 
 //go:noescape
+func verticalRows(out *byte, outStride int, src *byte, srcStride int, rows int, offs *int, counts *int32, w *uint64, wStride int, n int)
+
+//go:noescape
 func twoTapSteps(out *byte, outStride int, src *byte, srcStride int, rows int, base *int32, table *byte, steps int)
 
 //go:noescape
@@ -46,6 +49,29 @@ func WeightedRows(out, src []byte, offs []int, w []uint64) int {
 	}
 	weightedRows(&out[0], n, &src[0], &offs[0], &w[0], len(w))
 	return n
+}
+
+// VerticalRows is WeightedRows for a whole vertical pass of rows output rows, whose taps are
+// consecutive source rows: output row y, n bytes at out[y*outStride:], weights counts[y]
+// rows of src from src[offs[y]:], one every srcStride bytes, by w[y*wStride:]. It needs
+// n >= 32 and returns false, doing nothing, for shorter rows. The weights' constraints are
+// WeightedRows's; out must not overlap src.
+func VerticalRows(out []byte, outStride int, src []byte, srcStride int, offs []int, counts []int32, w []uint64, wStride, n int) bool {
+	rows := len(offs)
+	if n < 32 || rows == 0 {
+		return false
+	}
+	if len(counts) < rows || len(w) < rows*wStride || len(out) < (rows-1)*outStride+n {
+		panic("avx2: VerticalRows tables or output shorter than its rows")
+	}
+	for y, off := range offs {
+		c := int(counts[y])
+		if c < 1 || c > wStride || off < 0 || off+(c-1)*srcStride+n > len(src) {
+			panic("avx2: VerticalRows reads outside its source or weights")
+		}
+	}
+	verticalRows(&out[0], outStride, &src[0], srcStride, rows, &offs[0], &counts[0], &w[0], wStride, n)
+	return true
 }
 
 // TwoTapSteps runs steps steps of a two-tap table on rows rows, row y read from

@@ -19,52 +19,100 @@
 // stores them as bytes at dst, lane 0's first.
 #define STORE16(y, x, dst) VPSRLW $8, y, y; VPACKUSWB y, y, y; VPERMQ $0x08, y, y; VMOVDQU x, dst
 
+// The weighted-rows kernels weight the even and odd bytes of a 32-byte block apart, widened in
+// place by a mask (Y14: 0x00ff in every 16-bit lane) and a shift, and put each result byte
+// back where it came from: none of the byte shuffles, widening loads or packs of port 5, which
+// they would saturate. ROWS_INIT sets Y14 and the rounding term Y15; BLOCK_INIT starts a
+// block's sums (Y0 even, Y1 odd); BLOCK_TAP adds the 32 bytes at src times the 16-bit weight at
+// w; BLOCK_STORE writes the block's bytes to dst.
+#define ROWS_INIT HALF_WORDS(Y15); VPCMPEQW Y14, Y14, Y14; VPSRLW $8, Y14, Y14
+#define BLOCK_INIT VMOVDQA Y15, Y0; VMOVDQA Y15, Y1
+#define BLOCK_TAP(src, w) VMOVDQU src, Y2; VPBROADCASTW w, Y4; VPAND Y14, Y2, Y3; VPSRLW $8, Y2, Y2; VPMULLW Y4, Y3, Y3; VPMULLW Y4, Y2, Y2; VPADDW Y3, Y0, Y0; VPADDW Y2, Y1, Y1
+#define BLOCK_STORE(dst) VPSRLW $8, Y0, Y0; VPANDN Y1, Y14, Y1; VPOR Y1, Y0, Y0; VMOVDQU Y0, dst
+
 // BROADCAST_D sets every 32-bit lane of y to the 32-bit argument arg, through AX and x.
 #define BROADCAST_D(arg, x, y) MOVL arg, AX; VMOVD AX, x; VPBROADCASTD x, y
 
 // func weightedRows(out *byte, n int, src *byte, offs *int, w *uint64, taps int)
-// The even and odd bytes of each 32-byte block are weighted apart, widened in place by a mask and
-// a shift, and each result byte is put back where it came from: none of the byte shuffles,
-// widening loads or packs of port 5, which they would saturate.
 TEXT ·weightedRows(SB), NOSPLIT, $0-48
-	MOVQ     out+0(FP), DI
-	MOVQ     n+8(FP), CX
-	MOVQ     src+16(FP), SI
-	MOVQ     offs+24(FP), R8
-	MOVQ     w+32(FP), R9
-	MOVQ     taps+40(FP), R10
-	HALF_WORDS(Y15)
-	VPCMPEQW Y14, Y14, Y14
-	VPSRLW   $8, Y14, Y14  // 0x00ff in every 16-bit lane: the even bytes
-	XORQ     BX, BX
+	MOVQ out+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ src+16(FP), SI
+	MOVQ offs+24(FP), R8
+	MOVQ w+32(FP), R9
+	MOVQ taps+40(FP), R10
+	ROWS_INIT
+	XORQ BX, BX
 
 block:
-	VMOVDQA Y15, Y0 // the even bytes' sums
-	VMOVDQA Y15, Y1 // the odd bytes'
-	XORQ    DX, DX
+	BLOCK_INIT
+	XORQ DX, DX
 
 tap:
-	MOVQ         (R8)(DX*8), R11
-	ADDQ         SI, R11
-	VMOVDQU      (R11)(BX*1), Y2
-	VPBROADCASTW (R9)(DX*8), Y4 // the low 16 bits of w[k]
-	VPAND        Y14, Y2, Y3
-	VPSRLW       $8, Y2, Y2
-	VPMULLW      Y4, Y3, Y3
-	VPMULLW      Y4, Y2, Y2
-	VPADDW       Y3, Y0, Y0
-	VPADDW       Y2, Y1, Y1
-	INCQ         DX
-	CMPQ         DX, R10
-	JLT          tap
+	MOVQ (R8)(DX*8), R11
+	ADDQ SI, R11
+	BLOCK_TAP((R11)(BX*1), (R9)(DX*8)) // the low 16 bits of w[k]
+	INCQ DX
+	CMPQ DX, R10
+	JLT  tap
 
-	VPSRLW  $8, Y0, Y0     // the even results, in the low bytes
-	VPANDN  Y1, Y14, Y1    // the odd ones, (sum >> 8) << 8: already in the high bytes
-	VPOR    Y1, Y0, Y0
-	VMOVDQU Y0, (DI)(BX*1)
-	ADDQ    $32, BX
-	CMPQ    BX, CX
-	JLT     block
+	BLOCK_STORE((DI)(BX*1))
+	ADDQ $32, BX
+	CMPQ BX, CX
+	JLT  block
+	VZEROUPPER
+	RET
+
+// func verticalRows(out *byte, outStride int, src *byte, srcStride int, rows int, offs *int, counts *int32, w *uint64, wStride int, n int)
+// weightedRows for a whole pass, whose taps are consecutive rows: one call instead of one a row.
+// The last block of a row starts at n-32, overlapping the one before when n is not a multiple
+// of 32 (it rewrites bytes with the values they have).
+TEXT ·verticalRows(SB), NOSPLIT, $0-80
+	MOVQ out+0(FP), DI
+	MOVQ outStride+8(FP), R12
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R11
+	MOVQ rows+32(FP), R13
+	MOVQ offs+40(FP), R8
+	MOVQ counts+48(FP), R9
+	MOVQ w+56(FP), R10
+	MOVQ wStride+64(FP), R14
+	SHLQ $3, R14             // bytes between two rows' weights
+	MOVQ n+72(FP), R15
+	SUBQ $32, R15            // the last block's start
+	ROWS_INIT
+
+row:
+	XORQ BX, BX
+
+block:
+	MOVQ    BX, AX
+	CMPQ    AX, R15
+	CMOVQGT R15, AX // the block's start, at most n-32
+	BLOCK_INIT
+	MOVQ    (R8), DX
+	ADDQ    SI, DX
+	ADDQ    AX, DX  // the block in the row's first tap
+	XORQ    CX, CX
+
+tap:
+	BLOCK_TAP((DX), (R10)(CX*8))
+	ADDQ R11, DX
+	INCQ CX
+	CMPL CX, (R9)
+	JLT  tap
+
+	BLOCK_STORE((DI)(AX*1))
+	ADDQ $32, BX
+	CMPQ AX, R15
+	JLT  block
+
+	ADDQ R12, DI
+	ADDQ $8, R8
+	ADDQ $4, R9
+	ADDQ R14, R10
+	DECQ R13
+	JNZ  row
 	VZEROUPPER
 	RET
 

@@ -11,6 +11,11 @@ func FMAAvailable() bool { return false }
 // WeightedRows does nothing here (see the amd64 version) and returns 0.
 func WeightedRows(out, src []byte, offs []int, w []uint64) int { return 0 }
 
+// VerticalRows does nothing here (see the amd64 version) and returns false.
+func VerticalRows(out []byte, outStride int, src []byte, srcStride int, offs []int, counts []int32, w []uint64, wStride, n int) bool {
+	return false
+}
+
 // TwoTapSteps does nothing here (see the amd64 version) and returns 0.
 func TwoTapSteps(out []byte, outStride int, src []byte, srcStride, rows int, base []int32, table []byte, steps int) int {
 	return 0
