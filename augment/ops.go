@@ -128,11 +128,15 @@ func (c *colorPass) saturatePixels(img []byte, sat int) {
 			k += avx2.Saturate(img[3*k:], &c.lut, int32(2*sat), int32(4096-sat), unitRound, unclippedTop)
 			end = min(n, k+8) // the block where a pixel clips, or the last few pixels
 		}
-		if k = c.saturateUnclipped(img, k, end, sat); k < end {
-			px := (*[3]byte)(img[3*k:])
-			r, g, b := saturate(int(c.lut[px[0]]), int(c.lut[px[1]]), int(c.lut[px[2]]), sat)
-			px[0], px[1], px[2] = unitToByte(r), unitToByte(g), unitToByte(b)
-			k++
+		// The block (or, without AVX2, everything) pixel by pixel, to its end: clipped pixels
+		// come in runs (a saturated background), and each return to the kernel costs a call.
+		for k < end {
+			if k = c.saturateUnclipped(img, k, end, sat); k < end {
+				px := (*[3]byte)(img[3*k:])
+				r, g, b := saturate(int(c.lut[px[0]]), int(c.lut[px[1]]), int(c.lut[px[2]]), sat)
+				px[0], px[1], px[2] = unitToByte(r), unitToByte(g), unitToByte(b)
+				k++
+			}
 		}
 	}
 }
