@@ -82,8 +82,8 @@ func (d *turboJPEG) close() {
 // growCached is grow for TurboJPEG's output: the buffer starts one byte past a 32-byte boundary.
 // libjpeg-turbo's colour conversion writes a row that starts on such a boundary with
 // non-temporal stores, which bypass the cache: right for a frame that nothing reads soon, wrong
-// here, where the resampling reads the pixels at once (112x112 faces: every other row, and 10 %
-// of the decode-and-augment time). Off the boundary, no row of an even length starts on one.
+// here, where the resampling reads the pixels at once (112x112 faces: every other row, and a
+// fifth of the decode-and-augment time). Off the boundary, no row of an even length starts on one.
 func growCached(buf []byte, n int) []byte {
 	if cap(buf) >= n && uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%32 == 1 {
 		return buf[:n]
