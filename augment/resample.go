@@ -227,6 +227,13 @@ func (r *resampler) resize(dst []byte, dw, dh int, src []byte, sw, sh int, b box
 	r.ys.build(dh, b.y, b.h, y0, y1, false)
 	rowFirst, rowLast := int(r.ys.start[0]), r.ys.end()-1 // ys is not flipped: starts ascend
 	outLen := dw * 3
+	if r.xs.copies && r.ys.copies { // the crop is the output's size, on whole pixels: a copy
+		first := (rowFirst*sw + int(r.xs.start[0])) * 3
+		for y := range dh {
+			copy(dst[y*outLen:(y+1)*outLen], src[first+y*sw*3:])
+		}
+		return
+	}
 	if rows := rowLast - rowFirst + 1; rows < dh {
 		r.rows = grow(r.rows, rows*outLen+rowSlack)
 		r.horizontalPass(r.rows, outLen, src[rowFirst*sw*3:], sw*3, rows, &r.xs, 0)

@@ -1,6 +1,7 @@
 package augment
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -55,6 +56,25 @@ func TestAxisWeightsTriangle(t *testing.T) {
 			for j := lo; j <= hi; j++ {
 				if d := math.Abs(got[j] - want[j]/sum*256); d > residue {
 					t.Fatalf("n %d off %.3f length %.3f output %d sample %d: weight %v, kernel %.3f", n, off, length, out, j, got[j], want[j]/sum*256)
+				}
+			}
+		}
+	}
+}
+
+// TestResizeWholePixelCropIsCopy: a crop of the output's size on whole pixels comes out as the
+// source's pixels, copied, on both kernel sets.
+func TestResizeWholePixelCropIsCopy(t *testing.T) {
+	src := toRGB(face(9, 130, 120), nil)
+	for _, scalar := range []bool{false, true} {
+		r := resampler{scalar: scalar}
+		for _, c := range []struct{ x, y, w, h int }{{0, 0, 130, 120}, {7, 5, 112, 112}, {18, 8, 112, 112}} {
+			got := make([]byte, c.w*c.h*3)
+			r.resize(got, c.w, c.h, src, 130, 120, box{float64(c.x), float64(c.y), float64(c.w), float64(c.h)}, false)
+			for y := range c.h {
+				want := src[((c.y+y)*130+c.x)*3 : ((c.y+y)*130+c.x+c.w)*3]
+				if !bytes.Equal(got[y*c.w*3:(y+1)*c.w*3], want) {
+					t.Fatalf("crop %+v, scalar %v: row %d is not the source's", c, scalar, y)
 				}
 			}
 		}
