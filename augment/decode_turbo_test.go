@@ -4,6 +4,7 @@ package augment
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -30,5 +31,29 @@ func TestGrowCached(t *testing.T) {
 	off := (32 - int(start(aligned)%32)) % 32
 	if got := growCached(aligned[off:], 1000); start(got)%32 != 1 {
 		t.Errorf("an aligned buffer was kept (start %d mod 32)", start(got)%32)
+	}
+}
+
+// TestCgoYield: a decoding goroutine yields at its first C call, then once every yieldEvery,
+// never more often.
+func TestCgoYield(t *testing.T) {
+	var y cgoYield
+	t0 := time.Now()
+	steps := []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, true}, // the first call
+		{time.Millisecond, false},
+		{yieldEvery - time.Microsecond, false},
+		{yieldEvery, true},
+		{yieldEvery + time.Millisecond, false},
+		{3 * yieldEvery, true},
+		{3*yieldEvery + yieldEvery/2, false},
+	}
+	for _, s := range steps {
+		if got := y.after(t0.Add(s.at)); got != s.want {
+			t.Errorf("after %v: yielded %v, want %v", s.at, got, s.want)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/facestream/facestream/arrowio"
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/bench"
+	"github.com/facestream/facestream/internal/procs"
 )
 
 // runAugment dispatches `facestream augment preview|bench`.
@@ -174,6 +175,7 @@ func runAugmentBench(stdout io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	procs.LeaveIdle(*workers) // as `facestream serve` does
 	duration := time.Duration(*seconds * float64(time.Second))
 	decodeRate, err := measure(*workers, duration, func(w *augment.Worker, i int64, _ []byte) error {
 		_, _, _, err := w.DecodeRGB(images[i%int64(len(images))])

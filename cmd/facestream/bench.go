@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/facestream/facestream/bench"
+	"github.com/facestream/facestream/internal/procs"
 )
 
 // runBench measures streaming throughput from an in-process server on a dataset, or from a running one.
@@ -44,6 +45,12 @@ func writeBench(stdout io.Writer, args []string) error {
 	case len(pos) > 1:
 		fs.Usage()
 		return fmt.Errorf("want at most one dataset folder, got %q", pos)
+	}
+	if cfg.Dataset != "" { // the in-process server sizes GOMAXPROCS as `facestream serve` does
+		if cfg.Workers == 0 {
+			cfg.Workers = runtime.GOMAXPROCS(0)
+		}
+		procs.LeaveIdle(cfg.Workers)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/facestream/facestream/augment"
 	"github.com/facestream/facestream/internal/cpuset"
+	"github.com/facestream/facestream/internal/procs"
 	"github.com/facestream/facestream/loader"
 )
 
@@ -50,6 +51,7 @@ func runServe(args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	maxProcs := procs.LeaveIdle(nWorkers) // the workers spend most of their time in TurboJPEG
 	for name, v := range map[string]int{"size": *size, "max-batch": *maxBatch, "max-streams": *maxStreams, "max-memory": *maxMemory} {
 		if v < 1 {
 			return fmt.Errorf("--%s=%d: want a positive number", name, v)
@@ -83,7 +85,7 @@ func runServe(args []string) (err error) {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "facestream: serving %s on http://%s\n", pos[0], ln.Addr())
 	slog.Info("serving", "dataset", pos[0], "samples", ds.Len(), "identities", ds.NumClasses(),
-		"addr", ln.Addr().String(), "workers", nWorkers, "cpus", placement, "size", *size, "profile", *profile, "auth", *token != "",
+		"addr", ln.Addr().String(), "workers", nWorkers, "gomaxprocs", maxProcs, "cpus", placement, "size", *size, "profile", *profile, "auth", *token != "",
 		"decoder", augment.JPEGDecoder, "kernels", augment.Kernels())
 
 	select {
