@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/facestream/facestream/internal/npy"
 )
@@ -183,7 +184,7 @@ func (c *Client) Stream(ctx context.Context, p StreamParams) (*StreamReader, err
 			resp.Body.Close()
 			return nil, err
 		}
-		d := newArrowDecoder(r)
+		d := newArrowDecoder(r, memory.DefaultAllocator)
 		r.next, r.release = d.next, d.release
 	default:
 		resp.Body.Close()
@@ -247,11 +248,12 @@ const arrowEOS = "\xff\xff\xff\xff\x00\x00\x00\x00"
 type arrowDecoder struct {
 	r    *StreamReader
 	rdr  *ipc.Reader
-	opts []ipc.Option // for the IPC reader (tests pass a checked allocator)
+	bufs *recycler // the IPC reader's allocator: record batch bodies reused from batch to batch
 }
 
-func newArrowDecoder(r *StreamReader, opts ...ipc.Option) *arrowDecoder {
-	return &arrowDecoder{r: r, opts: opts}
+// newArrowDecoder reads batches with memory from mem (tests pass a checked allocator).
+func newArrowDecoder(r *StreamReader, mem memory.Allocator) *arrowDecoder {
+	return &arrowDecoder{r: r, bufs: newRecycler(mem)}
 }
 
 func (d *arrowDecoder) release() {
@@ -259,11 +261,12 @@ func (d *arrowDecoder) release() {
 		d.rdr.Release()
 		d.rdr = nil
 	}
+	d.bufs.drain()
 }
 
 func (d *arrowDecoder) next() error {
 	if d.rdr == nil {
-		rdr, err := ipc.NewReader(d.r.tail, d.opts...)
+		rdr, err := ipc.NewReader(d.r.tail, ipc.WithAllocator(d.bufs))
 		if err != nil {
 			return d.r.truncated(fmt.Errorf("read arrow schema: %w", err))
 		}

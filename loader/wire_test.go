@@ -160,7 +160,7 @@ func TestWireRoundTrip(t *testing.T) {
 			r := &StreamReader{body: io.NopCloser(&wire), tail: &tailReader{r: &wire}, batchesPerEpoch: perEpoch}
 			r.batch.Height, r.batch.Width, r.batch.Channels = shape.height, shape.width, shape.channels
 			if format == FormatArrow {
-				d := newArrowDecoder(r, ipc.WithAllocator(mem))
+				d := newArrowDecoder(r, mem)
 				r.next, r.release = d.next, d.release
 			} else {
 				r.next = newNPYDecoder(r, StreamParams{Epoch: 1}).next
