@@ -14,7 +14,7 @@ func TestLeaveIdle(t *testing.T) {
 		want           int
 	}{
 		{"a worker on every P: one more P", "", 2, 2, 3},
-		{"more workers than Ps", "", 2, 5, 6},
+		{"more workers than Ps: one P more, not one each", "", 2, 5, 3},
 		{"a P idle already", "", 4, 2, 4},
 		{"one P over the workers", "", 3, 2, 3},
 		{"the user's GOMAXPROCS", "2", 2, 2, 2},
